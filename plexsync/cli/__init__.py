@@ -1,0 +1,58 @@
+"""The `plexsync` command line: a thin click layer over the domain modules.
+
+Errors are translated to one friendly line at this edge (``friendly_errors``); a traceback
+is shown only with ``-v``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from plexsync import __version__
+from plexsync.cli.app import App, friendly_errors, pass_app
+
+__all__ = ["App", "cli", "main", "pass_app"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="plexsync")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar=None,
+    help="State directory (default: $PLEXSYNC_HOME or the user data dir).",
+)
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override one setting, e.g. --set plex_url=http://127.0.0.1:32400 (repeatable).",
+)
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, verbose: int, settings: tuple[str, ...]) -> None:
+    """Keep a Plex library in step with Stash."""
+    overrides: dict[str, str] = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip().lower()] = value
+    if home:
+        overrides["home"] = home
+    ctx.obj = App(overrides=overrides, verbose=verbose)
+
+
+def _register() -> None:
+    from plexsync.cli import commands  # noqa: F401  (registers the commands on `cli`)
+
+
+_register()
+
+
+def main() -> None:
+    with friendly_errors(verbose="-v" in sys.argv or "--verbose" in sys.argv):
+        cli.main(prog_name="plexsync", standalone_mode=True)

@@ -1,0 +1,65 @@
+"""Shared CLI state (config, logging) and the translation of errors into one friendly line."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from loguru import logger
+
+from plexsync.config import Config, load_config
+from plexsync.errors import (
+    AuthError,
+    ConfigError,
+    PermanentError,
+    PlexsyncError,
+    TransientError,
+)
+from plexsync.logs import setup_logging
+from plexsync.redact import redact
+
+
+@dataclass
+class App:
+    overrides: dict[str, Any]
+    verbose: int = 0
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.overrides)
+        return self._config
+
+    def setup_logging(self, to_file: bool = True) -> None:
+        config = self.config
+        setup_logging(config.log_dir if to_file else None, verbose=self.verbose)
+        logger.debug("home: {}", config.home)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def friendly_message(exc: BaseException) -> str:
+    if isinstance(exc, AuthError):
+        return f"{exc.message}"
+    if isinstance(exc, ConfigError):
+        return f"configuration: {exc.message}"
+    if isinstance(exc, TransientError | PermanentError | PlexsyncError):
+        return exc.message
+    return redact(f"{type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def friendly_errors(verbose: bool = False) -> Iterator[None]:
+    try:
+        yield
+    except (PlexsyncError, OSError) as exc:
+        if verbose:
+            logger.opt(exception=exc).debug("traceback")
+        click.echo(f"Error: {friendly_message(exc)}", err=True)
+        sys.exit(1)
