@@ -1,4 +1,7 @@
-"""Configuration: CLI flag > environment > $PLEXSYNC_HOME/config.toml > Stash plugin settings > default.
+"""Configuration.
+
+Precedence: CLI flag > environment > $PLEXSYNC_HOME/config.toml > Stash plugin settings >
+default.
 
 Every key is validated by one marshmallow schema; a bad value raises ConfigError whose
 message is one line naming the key and the problem, e.g.
@@ -63,8 +66,6 @@ def default_home() -> Path:
 
 
 class _Float(mf.Float):
-    default_error_messages = {"invalid": "not a number: {input!r}"}
-
     def _deserialize(self, value: Any, attr: Any, data: Any, **kw: Any) -> Any:
         if isinstance(value, str):
             value = value.strip()
@@ -87,8 +88,8 @@ class _Int(mf.Integer):
 
 
 class _Bool(mf.Field):
-    TRUE = {"1", "true", "yes", "on"}
-    FALSE = {"0", "false", "no", "off"}
+    TRUE = frozenset({"1", "true", "yes", "on"})
+    FALSE = frozenset({"0", "false", "no", "off"})
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kw: Any) -> bool:
         if isinstance(value, bool):

@@ -6,7 +6,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from loguru import logger
@@ -22,18 +22,31 @@ from plexsync.errors import (
 from plexsync.logs import setup_logging
 from plexsync.redact import redact
 
+if TYPE_CHECKING:
+    from plexsync.services import Services
+
 
 @dataclass
 class App:
     overrides: dict[str, Any]
     verbose: int = 0
     _config: Config | None = field(default=None, repr=False)
+    _services: Services | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
         if self._config is None:
             self._config = load_config(self.overrides)
         return self._config
+
+    @property
+    def services(self) -> Services:
+        """The stores and clients for this invocation (built on first use)."""
+        if self._services is None:
+            from plexsync.services import Services
+
+            self._services = Services(self.config)
+        return self._services
 
     def setup_logging(self, to_file: bool = True) -> None:
         config = self.config

@@ -1,0 +1,45 @@
+"""``plexsync reconcile [--full] [--dry-run] [--json]``: reconciliation in the foreground."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from plexsync.cli import cli
+from plexsync.cli.app import App, pass_app
+from plexsync.cli.output import echo_json
+from plexsync.cli.progress import progress_bar, progress_enabled
+
+
+def summary_lines(report: dict[str, Any], dry_run: bool) -> list[str]:
+    verb = "would enqueue" if dry_run else "enqueued"
+    lines = [
+        f"Checked {report.get('checked', 0)} scene(s): {verb} {report.get('enqueued', 0)}, "
+        f"{report.get('unmatched', 0)} unmatched, {report.get('errors', 0)} error(s)."
+    ]
+    for item in report.get("would_change") or []:
+        lines.append(f"  {item}")
+    return lines
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Check every scene, not only recent changes.")
+@click.option("--dry-run", is_flag=True, help="Report what would be enqueued; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@pass_app
+def reconcile(app: App, full: bool, dry_run: bool, as_json: bool, no_progress: bool) -> None:
+    """Run reconciliation now and print its summary (exit 1 if any scene errored)."""
+    app.setup_logging(to_file=not dry_run)
+    from plexsync.reconcile import run_reconcile
+
+    with progress_bar("Reconciling", progress_enabled(no_progress)) as update:
+        report = run_reconcile(app.services, full=full, dry_run=dry_run, progress=update)
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo("\n".join(summary_lines(report, dry_run)))
+    if report.get("errors"):
+        sys.exit(1)

@@ -1,0 +1,99 @@
+"""Find the Plex item of a scene through the path index (no per-scene search).
+
+Any of a scene's files may be the one Plex has. A file not in the index triggers one
+incremental index refresh (rate-limited across tasks), then UnmatchedError. Two Plex
+items for one scene, or one item already claimed by another live scene, is reported as
+AmbiguousMatchError, never guessed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from loguru import logger
+
+from plexsync import path_index
+from plexsync.errors import AmbiguousMatchError, UnmatchedError
+from plexsync.model import Scene
+from plexsync.services import Services
+
+REFRESH_MIN_INTERVAL_S = 15.0
+_refresh_lock = threading.Lock()
+_last_refresh = 0.0
+
+
+@dataclass(frozen=True)
+class Match:
+    section_id: str
+    rating_key: str
+    file: str
+
+
+def plex_keys(scene: Scene, services: Services) -> dict[str, str]:
+    """{index key: mapped Plex path} for each of the scene's files."""
+    cfg = services.config
+    out = {}
+    for stash_path in scene.files:
+        mapped = path_index.map_path(stash_path, cfg.path_map)
+        out[path_index.path_key(mapped, cfg.path_case_insensitive)] = mapped
+    return out
+
+
+def refresh_index(services: Services, full: bool = False, force: bool = False) -> bool:
+    """Refresh the path index unless another task did so moments ago. True if it ran."""
+    global _last_refresh
+    with _refresh_lock:
+        if not force and not full and time.monotonic() - _last_refresh < REFRESH_MIN_INTERVAL_S:
+            return False
+        sections = services.plex.movie_sections()
+        stats = path_index.refresh_index(services.db.conn(), services.plex, sections, full=full)
+        _last_refresh = time.monotonic()
+        logger.debug("path index refreshed: {}", stats)
+        return True
+
+
+def _lookup(services: Services, keys: dict[str, str]) -> list[path_index.Match]:
+    return path_index.lookup(services.db.conn(), list(keys))
+
+
+def match_scene(services: Services, scene: Scene) -> Match:
+    if not scene.files:
+        raise UnmatchedError(f"scene {scene.id} has no file in Stash")
+    keys = plex_keys(scene, services)
+    found = _lookup(services, keys)
+    if not found and refresh_index(services):
+        found = _lookup(services, keys)
+    if not found:
+        paths = tuple(keys.values())
+        raise UnmatchedError(
+            f"scene {scene.id}: no Plex item has {paths[0]!r}"
+            + (f" (or {len(paths) - 1} other file(s))" if len(paths) > 1 else ""),
+            paths=paths,
+        )
+    items = {(m.section_id, m.rating_key): m for m in found}
+    if len(items) > 1:
+        listed = ", ".join(f"{rk} ({m.file})" for (_, rk), m in sorted(items.items()))
+        raise AmbiguousMatchError(f"scene {scene.id} matches several Plex items: {listed}")
+    m = next(iter(items.values()))
+    return Match(m.section_id, m.rating_key, m.file)
+
+
+def other_claimant(services: Services, scene_id: int, rating_key: str) -> int | None:
+    """Another scene last synced to the same Plex item, if it still exists in Stash."""
+    row = (
+        services.db.conn()
+        .execute(
+            "select scene_id from applied where rating_key = ? and scene_id != ?",
+            (rating_key, scene_id),
+        )
+        .fetchone()
+    )
+    if row is None:
+        return None
+    other = int(row[0])
+    if services.stash.find_scene(other) is None:
+        services.state.forget_scene(other)
+        return None
+    return other

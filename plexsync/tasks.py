@@ -1,0 +1,240 @@
+"""The Huey instance and plexsync's tasks: the glue between the queue and the sync engine.
+
+Retries are ours, not Huey's counter: every task is created with retries=0 and a transient
+failure raises ``RetryTask(delay=...)`` (which in Huey 3 re-schedules without spending
+retries) after counting the attempt in the task's own kwargs. So ``attempts`` is exact, the
+delay is ours (exponential, jittered, Retry-After honoured), the circuit breaker can
+re-schedule without spending anything, and whatever finally raises reaches SIGNAL_ERROR:
+the dead-letter handler.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from huey import crontab
+from huey.exceptions import RetryTask, TaskLockedException
+from huey.signals import SIGNAL_ERROR, SIGNAL_INTERRUPTED
+from loguru import logger
+
+from plexsync.backoff import backoff_delay, unmatched_delay
+from plexsync.breaker import HALF_OPEN, OPEN
+from plexsync.config import load_config
+from plexsync.errors import PermanentError, TransientError, UnmatchedError
+from plexsync.queue import build_huey
+from plexsync.services import Services
+
+huey = build_huey(load_config())
+_services: Services | None = None
+RECONCILE_LOCK = "reconcile"
+BUSY_PROBE_DELAY_S = 2.0
+
+
+def configure(services: Services) -> None:
+    """Use these services (the worker's, with Stash plugin settings merged) in task bodies."""
+    global _services
+    _services = services
+
+
+def services() -> Services:
+    global _services
+    if _services is None:
+        _services = Services(load_config())
+    return _services
+
+
+class _Reschedule(Exception):
+    def __init__(self, delay: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay, self.reason = delay, reason
+
+
+def _breaker_gate(svc: Services) -> None:
+    """Before touching Plex: closed → go; open → reschedule; half-open → one probe."""
+    state = svc.breaker.read()
+    if state.state == OPEN:
+        assert state.retry_at is not None
+        raise _Reschedule(max(state.retry_at - time.time(), 0.5), "circuit open")
+    if state.state == HALF_OPEN:
+        if not svc.breaker.try_acquire_probe():
+            raise _Reschedule(BUSY_PROBE_DELAY_S, "circuit half-open, another task probes")
+        try:
+            svc.plex.identity()
+        except TransientError as exc:
+            svc.breaker.record_failure()
+            logger.warning("Plex probe failed, circuit stays open: {}", exc.message)
+            raise _Reschedule(svc.config.breaker_cooldown, "circuit re-opened") from None
+        svc.breaker.record_success()
+        logger.info("Plex answered the probe: circuit closed")
+
+
+@huey.task(context=True, name="sync_scene")
+def sync_scene(
+    scene_id: int,
+    cid: str | None = None,
+    event: str = "",
+    attempts: int = 0,
+    task: Any = None,
+) -> str | None:
+    """Sync one Stash scene to Plex (the task every hook event becomes)."""
+    from plexsync import sync
+
+    svc = services()
+    cfg = svc.config
+    task_id = task.id if task is not None else None
+    with logger.contextualize(cid=cid or (task_id or "-")[:12]):
+        claim = svc.pending.claim(scene_id, task_id)
+        if claim is not None and claim.superseded:
+            logger.info("scene {}: superseded by task {}, skipping", scene_id, claim.task_id)
+            return "superseded"
+        try:
+            _breaker_gate(svc)
+            outcome = sync.sync_scene(svc, scene_id)
+        except _Reschedule as exc:
+            svc.pending.requeued(scene_id, task_id)
+            logger.info("scene {}: {}; rescheduled in {:.0f}s", scene_id, exc.reason, exc.delay)
+            raise RetryTask(exc.reason, delay=exc.delay) from None
+        except UnmatchedError as exc:
+            n = svc.state.record_unmatched(scene_id, exc.message, exc.paths)
+            if n <= cfg.unmatched_retries:
+                delay = unmatched_delay(n, cfg.unmatched_delay)
+                svc.pending.requeued(scene_id, task_id)
+                logger.warning(
+                    "{}; not in Plex yet? retry {}/{} in {:.0f}s",
+                    exc.message,
+                    n,
+                    cfg.unmatched_retries,
+                    delay,
+                )
+                raise RetryTask(exc.message, delay=delay) from None
+            svc.pending.done(claim)
+            logger.error("{}; recorded as unmatched after {} attempts", exc.message, n)
+            return "unmatched"
+        except TransientError as exc:
+            if isinstance(exc, sync.PlexTransientError):
+                svc.breaker.record_failure()
+            svc.state.mark_failure()
+            attempt = attempts + 1
+            task.kwargs["attempts"] = attempt
+            if attempt > cfg.retries:
+                logger.error("scene {}: giving up after {} attempts: {}", scene_id, attempt, exc)
+                raise
+            delay = backoff_delay(attempt, cfg.retry_base, cfg.retry_max, exc.retry_after)
+            svc.pending.requeued(scene_id, task_id)
+            logger.warning(
+                "scene {}: {} (attempt {}/{}), retry in {:.1f}s",
+                scene_id,
+                exc.message,
+                attempt,
+                cfg.retries + 1,
+                delay,
+            )
+            raise RetryTask(exc.message, delay=delay) from None
+        except PermanentError as exc:
+            svc.state.mark_failure()
+            task.kwargs["attempts"] = attempts + 1
+            logger.error("scene {}: permanent failure, not retried: {}", scene_id, exc.message)
+            raise
+        svc.pending.done(claim)
+        svc.state.mark_success()
+        return outcome
+
+
+def _reconcile(full: bool) -> dict[str, Any] | None:
+    from plexsync.reconcile import run_reconcile
+
+    svc = services()
+    try:
+        with huey.lock_task(RECONCILE_LOCK):
+            report = run_reconcile(svc, full=full, dry_run=False)
+    except TaskLockedException:
+        logger.info("reconcile already running, skipped")
+        return None
+    logger.info("reconcile{}: {}", " (full)" if full else "", report)
+    return report
+
+
+@huey.periodic_task(crontab(minute="*"), name="reconcile_tick")
+def reconcile_tick() -> None:
+    """Every minute: start an incremental reconcile when PLEXSYNC_RECONCILE_MINUTES elapsed."""
+    svc = services()
+    minutes = svc.config.reconcile_minutes
+    if minutes <= 0:
+        return
+    last = svc.state.get_meta("reconcile_started_at")
+    if last is not None and time.time() - float(last) < minutes * 60 - 5:
+        return
+    svc.state.set_meta("reconcile_started_at", str(time.time()))
+    _reconcile(full=False)
+
+
+@huey.task(name="reconcile_incremental")
+def reconcile_incremental() -> dict[str, Any] | None:
+    return _reconcile(full=False)
+
+
+@huey.task(name="reconcile_full")
+def reconcile_full() -> dict[str, Any] | None:
+    return _reconcile(full=True)
+
+
+@huey.periodic_task(crontab(day_of_week="0", hour="4", minute="17"), name="reconcile_weekly")
+def reconcile_weekly() -> None:
+    """Weekly full reconcile: drift, restored Plex, lost locks, unmatched files."""
+    if services().config.reconcile_minutes > 0:
+        _reconcile(full=True)
+
+
+TASKS_BY_NAME = {
+    "plexsync.tasks.reconcile_incremental": reconcile_incremental,
+    "plexsync.tasks.reconcile_full": reconcile_full,
+    "plexsync.tasks.reconcile_tick": reconcile_incremental,
+    "plexsync.tasks.reconcile_weekly": reconcile_full,
+}
+
+
+def enqueue_by_name(name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Requeue a dead-lettered non-scene task (scene tasks go through pending records)."""
+    try:
+        task = TASKS_BY_NAME[name]
+    except KeyError:
+        raise PermanentError(f"cannot requeue unknown task {name!r}") from None
+    task(*args, **kwargs)
+
+
+# ------------------------------------------------------------------ dead-letter capture
+
+
+@huey.signal(SIGNAL_ERROR)
+def _dead_letter(signal: str, task: Any, exc: BaseException | None = None) -> None:
+    """Every task that failed for good lands here (tasks run with retries=0)."""
+    if getattr(task, "retries", 0):
+        return  # Huey will retry it (not our tasks: they never set retries).
+    svc = services()
+    kwargs = dict(task.kwargs or {})
+    kwargs.pop("task", None)
+    scene_id = task.args[0] if task.args and isinstance(task.args[0], int) else None
+    name = huey._registry.task_to_string(type(task))
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    svc.dlq.add(
+        id=task.id,
+        task=name,
+        scene_id=scene_id,
+        args={"args": list(task.args), "kwargs": kwargs},
+        error=message,
+        error_class=type(exc).__name__,
+        attempts=int(kwargs.get("attempts") or 1),
+        cid=kwargs.get("cid"),
+    )
+    if scene_id is not None:
+        svc.pending.drop(scene_id, task.id)
+    with logger.contextualize(cid=kwargs.get("cid") or task.id[:12]):
+        logger.error("task {} for scene {} dead-lettered: {}", name, scene_id, message)
+
+
+@huey.signal(SIGNAL_INTERRUPTED)
+def _interrupted(signal: str, task: Any, *args: Any) -> None:
+    kwargs = task.kwargs or {}
+    with logger.contextualize(cid=kwargs.get("cid") or task.id[:12]):
+        logger.warning("task {} interrupted by shutdown; its pending record re-queues it", task)
