@@ -18,9 +18,9 @@ def backoff_delay(
     uniformly between ``base`` and that ceiling (jitter spreads a burst of failed tasks
     so they do not return to Plex in lockstep). A server's Retry-After is a floor.
     """
-    rng = rng or random
+    uniform = rng.uniform if rng is not None else random.uniform
     ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
-    delay = rng.uniform(base, ceiling) if ceiling > base else min(base, cap)
+    delay = uniform(base, ceiling) if ceiling > base else min(base, cap)
     if retry_after is not None and retry_after > delay:
         delay = retry_after
     return delay

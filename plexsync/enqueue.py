@@ -21,7 +21,6 @@ import json
 import os
 import sqlite3
 import time
-import uuid
 
 QUEUE_NAME = "plexsync"
 SYNC_TASK_NAME = "plexsync.tasks.sync_scene"
@@ -51,6 +50,7 @@ PENDING_DDL = (
 def connect(db_path: str) -> sqlite3.Connection:
     """Open the queue DB (created 0600, WAL, busy timeout) with the tables in place."""
     if not os.path.exists(db_path):
+        os.makedirs(os.path.dirname(db_path) or ".", mode=0o700, exist_ok=True)
         os.close(os.open(db_path, os.O_CREAT | os.O_RDWR, 0o600))
     conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     conn.execute(f"pragma busy_timeout={BUSY_TIMEOUT_MS}")
@@ -62,6 +62,18 @@ def connect(db_path: str) -> sqlite3.Connection:
     if cur.fetchone()[0] < 2:
         _retry_locked(lambda: _create_tables(conn))
     return conn
+
+
+def new_uuid_hex() -> str:
+    """A random UUID4 as 32 hex digits, like ``uuid.uuid4().hex``.
+
+    Built from os.urandom because importing ``uuid`` (which imports ``platform``) costs the
+    hook about 2 ms of its latency budget.
+    """
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 def _create_tables(conn: sqlite3.Connection) -> None:
@@ -122,8 +134,8 @@ def record_event(
             )
             conn.execute("commit")
             return row[2], row[3], True
-        task_id = uuid.uuid4().hex
-        cid = cid or uuid.uuid4().hex[:12]
+        task_id = new_uuid_hex()
+        cid = cid or new_uuid_hex()[:12]
         seq = (row[0] + 1) if row else 1
         first_at = row[4] if row else now
         conn.execute(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from plexsync.redact import redact
 
 
@@ -61,3 +64,18 @@ class UnmatchedError(PlexsyncError):
 
 class AmbiguousMatchError(PermanentError):
     """Two Plex items for one scene, or one item claimed by two scenes: reported, not guessed."""
+
+
+class PlexTransientError(TransientError):
+    """A transient error that came from Plex: it counts towards the circuit breaker."""
+
+
+@contextmanager
+def from_plex() -> Iterator[None]:
+    """Mark transient errors raised inside as Plex's (Stash's do not open the breaker)."""
+    try:
+        yield
+    except PlexTransientError:
+        raise
+    except TransientError as exc:
+        raise PlexTransientError(exc.message, exc.retry_after, exc.status) from exc

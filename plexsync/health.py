@@ -44,7 +44,8 @@ def stall_alert(services: Services, now: float | None = None) -> str | None:
         return None
     waiting = f"{pending} scene(s) pending" if pending else f"{queued} task(s) queued"
     if last_success is None:
-        since = f"nothing has synced yet and the oldest event has waited {_hours(now - oldest)}"
+        waited = now - (oldest or now)
+        since = f"nothing has synced yet and the oldest event has waited {_hours(waited)}"
     else:
         since = f"nothing has synced for {_hours(now - last_success)}"
     causes = []

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from loguru import logger
 
 from plexsync import path_index
-from plexsync.errors import AmbiguousMatchError, UnmatchedError
+from plexsync.errors import AmbiguousMatchError, UnmatchedError, from_plex
 from plexsync.model import Scene
 from plexsync.services import Services
 
@@ -47,8 +47,9 @@ def refresh_index(services: Services, full: bool = False, force: bool = False) -
     with _refresh_lock:
         if not force and not full and time.monotonic() - _last_refresh < REFRESH_MIN_INTERVAL_S:
             return False
-        sections = services.plex.movie_sections()
-        stats = path_index.refresh_index(services.db.conn(), services.plex, sections, full=full)
+        with from_plex():
+            sections = services.plex.movie_sections()
+            stats = path_index.refresh_index(services.db.conn(), services.plex, sections, full=full)
         _last_refresh = time.monotonic()
         logger.debug("path index refreshed: {}", stats)
         return True

@@ -188,7 +188,7 @@ class PlexClient:
         )
 
     def movie_sections(self) -> list[PlexSection]:
-        """Movie sections to match in: the configured titles (in that order), else all movie ones."""
+        """Sections to match in: the configured titles (in that order), else every movie one."""
         entries = parse_sections(self._get_xml("/library/sections"))
         if not self.section_titles:
             return [PlexSection(e.id, e.title, e.locations) for e in entries if e.type == "movie"]

@@ -39,14 +39,14 @@ class ListingPage(NamedTuple):
 
 def _int_or_none(text: str | None) -> int | None:
     try:
-        return int(text) if text not in (None, "") else None  # type: ignore[arg-type]
+        return int(text) if text not in (None, "") else None
     except ValueError:
         return None
 
 
 def _float_or_none(text: str | None) -> float | None:
     try:
-        return float(text) if text not in (None, "") else None  # type: ignore[arg-type]
+        return float(text) if text not in (None, "") else None
     except ValueError:
         return None
 

@@ -31,6 +31,7 @@ from plexsync.errors import ValidationFailed
 from plexsync.model import Scene
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+MAX_MESSAGE = 300
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
@@ -193,7 +194,9 @@ def _first_error(messages: Any, path: str = "") -> tuple[str, str]:
 
 def _label(raw: dict[str, Any]) -> str:
     value = raw.get("id")
-    return str(value) if isinstance(value, int | str) and str(value).strip() else "?"
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
+        return "?"
+    return clean_name(str(value))[:40]
 
 
 def load_scene(raw: Any) -> Scene:
@@ -208,6 +211,10 @@ def load_scene(raw: Any) -> Scene:
             message = "missing"
         elif message == "Invalid input type.":
             message = "wrong type"
+        elif message == "Field may not be null.":
+            message = "must not be null"
         text = clean_name(f"scene {_label(raw)}: {field}: {message}")
+        if len(text) > MAX_MESSAGE:
+            text = text[: MAX_MESSAGE - 3] + "..."
         raise ValidationFailed(text) from None
     return scene

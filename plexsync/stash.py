@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
@@ -37,6 +37,7 @@ from plexsync.errors import AuthError, NotFoundError, PermanentError, TransientE
 
 AUTH_MESSAGE = "Stash refused the API key ({status}): set PLEXSYNC_STASH_API_KEY"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+T = TypeVar("T")
 _OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
 
 
@@ -119,7 +120,7 @@ class StashClient:
         """The bytes of a Stash image URL (the scene screenshot)."""
         target = self._local_url(url)
         headers = {"ApiKey": self._api_key} if self._api_key and self._same_origin(target) else {}
-        response = self._request("GET", target, "screenshot", headers=headers)
+        response = self._request("GET", target, "screenshot", _response, headers=headers)
         content_type = response.headers.get("Content-Type", "")
         if content_type.startswith("video/"):
             raise PermanentError(f"Stash image URL returned a video ({content_type}), not an image")
@@ -152,15 +153,9 @@ class StashClient:
         operation = operation_name(document) or "query"
         body = {"query": document, "variables": variables or {}, "operationName": operation}
         headers = {"ApiKey": self._api_key} if self._api_key else {}
-        response = self._request("POST", self.graphql_url, operation, json=body, headers=headers)
-        try:
-            payload = response.json()
-        except ValueError:
-            raise TransientError(
-                f"Stash {operation}: answer is not JSON", status=response.status_code
-            ) from None
-        if not isinstance(payload, dict):
-            raise TransientError(f"Stash {operation}: answer is not a JSON object")
+        payload = self._request(
+            "POST", self.graphql_url, operation, _json_object, json=body, headers=headers
+        )
         errors = payload.get("errors")
         if errors:
             raise PermanentError(f"Stash {operation}: {_first_message(errors)}")
@@ -218,7 +213,16 @@ class StashClient:
         with self._count_lock:
             self.request_count += 1
 
-    def _request(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        read: Callable[[requests.Response, str], T],
+        **kwargs: Any,
+    ) -> T:
+        """One request with the short retry; ``read`` turns the answer into the result (and may
+        raise TransientError, e.g. for a body that is not JSON, which is retried too)."""
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_random_exponential(multiplier=0.1, max=self.wait_max),
@@ -228,7 +232,7 @@ class StashClient:
         )
         for attempt in retrying:
             with attempt:
-                return self._send_once(method, url, what, **kwargs)
+                return read(self._send_once(method, url, what, **kwargs), what)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     def _send_once(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
@@ -262,6 +266,22 @@ class StashClient:
         if target.hostname == base.hostname:
             return True
         return target.hostname in LOOPBACK_HOSTS and base.hostname in LOOPBACK_HOSTS
+
+
+def _response(response: requests.Response, what: str) -> requests.Response:
+    return response
+
+
+def _json_object(response: requests.Response, what: str) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        raise TransientError(
+            f"Stash {what}: answer is not JSON", status=response.status_code
+        ) from None
+    if not isinstance(payload, dict):
+        raise TransientError(f"Stash {what}: answer is not a JSON object")
+    return payload
 
 
 def _first_message(errors: object) -> str:

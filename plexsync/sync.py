@@ -7,35 +7,17 @@ write, for ``plexsync sync --dry-run``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from loguru import logger
 
 from plexsync.diff import compute_edit, describe_edit
-from plexsync.errors import AmbiguousMatchError, PlexsyncError, TransientError
+from plexsync.errors import AmbiguousMatchError, from_plex
 from plexsync.mapping import desired_state
 from plexsync.matching import match_scene, other_claimant
 from plexsync.model import DesiredState, PlexEdit, Scene
 from plexsync.scene_schema import load_scene
 from plexsync.services import Services
-
-T = TypeVar("T")
-
-
-class PlexTransientError(TransientError):
-    """A transient error that came from Plex (it counts towards the circuit breaker)."""
-
-
-def plex_call(fn: Callable[..., T], *args: object) -> T:
-    """Run one Plex adapter call, marking its transient errors as Plex's."""
-    try:
-        return fn(*args)
-    except PlexTransientError:
-        raise
-    except TransientError as exc:
-        raise PlexTransientError(exc.message, exc.retry_after, exc.status) from exc
 
 
 @dataclass
@@ -96,7 +78,8 @@ def plan_scene(services: Services, scene_id: int, *, catch_unmatched: bool = Tru
             f"and {scene_id}"
         )
     plan.rating_key, plan.section_id = match.rating_key, match.section_id
-    current = plex_call(services.plex.read_item, match.rating_key, match.section_id)
+    with from_plex():
+        current = services.plex.read_item(match.rating_key, match.section_id)
     plan.poster, poster_hash = _poster(services, desired)
     last_hash = services.state.poster_hash(match.rating_key)
     plan.edit = compute_edit(desired, current, poster_hash, last_hash)
@@ -115,7 +98,8 @@ def apply_plan(services: Services, plan: SyncPlan) -> str:
     if edit.empty:
         outcome = "unchanged"
     else:
-        plex_call(services.plex.apply, edit, plan.poster if edit.upload_poster else None)
+        with from_plex():
+            services.plex.apply(edit, plan.poster if edit.upload_poster else None)
         outcome = "updated"
         if edit.upload_poster and plan.poster is not None:
             state.set_poster_hash(plan.rating_key, hashlib.sha256(plan.poster).hexdigest())
@@ -140,4 +124,4 @@ def sync_scene(services: Services, scene_id: int) -> str:
     return outcome
 
 
-__all__ = ["PlexTransientError", "PlexsyncError", "SyncPlan", "plan_scene", "sync_scene"]
+__all__ = ["SyncPlan", "apply_plan", "plan_scene", "sync_scene"]

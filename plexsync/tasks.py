@@ -21,7 +21,13 @@ from loguru import logger
 from plexsync.backoff import backoff_delay, unmatched_delay
 from plexsync.breaker import HALF_OPEN, OPEN
 from plexsync.config import load_config
-from plexsync.errors import PermanentError, TransientError, UnmatchedError
+from plexsync.errors import (
+    PermanentError,
+    PlexTransientError,
+    TransientError,
+    UnmatchedError,
+    from_plex,
+)
 from plexsync.queue import build_huey
 from plexsync.services import Services
 
@@ -60,7 +66,8 @@ def _breaker_gate(svc: Services) -> None:
         if not svc.breaker.try_acquire_probe():
             raise _Reschedule(BUSY_PROBE_DELAY_S, "circuit half-open, another task probes")
         try:
-            svc.plex.identity()
+            with from_plex():
+                svc.plex.identity()
         except TransientError as exc:
             svc.breaker.record_failure()
             logger.warning("Plex probe failed, circuit stays open: {}", exc.message)
@@ -112,7 +119,7 @@ def sync_scene(
             logger.error("{}; recorded as unmatched after {} attempts", exc.message, n)
             return "unmatched"
         except TransientError as exc:
-            if isinstance(exc, sync.PlexTransientError):
+            if isinstance(exc, PlexTransientError):
                 svc.breaker.record_failure()
             svc.state.mark_failure()
             attempt = attempts + 1

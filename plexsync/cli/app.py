@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,8 +72,8 @@ def friendly_message(exc: BaseException) -> str:
 def friendly_errors(verbose: bool = False) -> Iterator[None]:
     try:
         yield
-    except (PlexsyncError, OSError) as exc:
+    except (PlexsyncError, OSError, sqlite3.Error) as exc:
         if verbose:
-            logger.opt(exception=exc).debug("traceback")
+            logger.opt(exception=exc).info("traceback")
         click.echo(f"Error: {friendly_message(exc)}", err=True)
         sys.exit(1)

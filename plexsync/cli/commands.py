@@ -1,5 +1,9 @@
 """Imports every command module so that each registers itself on the `cli` group."""
 
-from plexsync.cli import config_cmd, dlq, doctor, reconcile, status, sync, worker
-
-__all__ = ["config_cmd", "dlq", "doctor", "reconcile", "status", "sync", "worker"]
+import plexsync.cli.config_cmd
+import plexsync.cli.dlq
+import plexsync.cli.doctor
+import plexsync.cli.reconcile
+import plexsync.cli.status
+import plexsync.cli.sync
+import plexsync.cli.worker  # noqa: F401

@@ -41,7 +41,7 @@ def config_show(app: App, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("Setting", no_wrap=True)
     table.add_column("Value", overflow="fold")
     table.add_column("From", no_wrap=True)

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
-from rich import box
-from rich.console import RenderableType
-from rich.table import Table
+from rich.console import Group, RenderableType
 from rich.text import Text
 
 from plexsync.cli import cli
@@ -30,23 +28,22 @@ def short_task(name: str) -> str:
 
 
 def render_dlq(entries: Sequence[DeadLetter]) -> RenderableType:
-    """The human form of ``dlq list``: one row per entry, the error cut to fit 80 columns."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
-    table.add_column("ID", no_wrap=True)
-    table.add_column("Scene", justify="right", no_wrap=True)
-    table.add_column("Tries", justify="right", no_wrap=True)
-    table.add_column("Failed at", no_wrap=True)
-    table.add_column("Error", no_wrap=True, overflow="ellipsis", ratio=1, min_width=12)
+    """The human form of ``dlq list``: per entry one line of facts (the full ID, to copy)
+    and one indented line with the error, cut with an ellipsis at the console's width."""
+    id_width = max([len("ID"), *(len(e.id) for e in entries)])
+    header = f"{'ID':<{id_width}}  {'Scene':>6}  {'Tries':>5}  {'Failed at':<11}  Task"
+    lines: list[Text] = [Text(header, style="bold", no_wrap=True, overflow="ellipsis")]
+    lines.append(Text("─" * len(header), style="dim", no_wrap=True, overflow="crop"))
     for entry in entries:
-        what = "" if entry.task == SYNC_TASK_NAME else f"[{short_task(entry.task)}] "
-        table.add_row(
-            entry.id,
-            "-" if entry.scene_id is None else str(entry.scene_id),
-            str(entry.attempts),
-            when(iso(entry.failed_at))[:16],
-            Text(what + f"{entry.error_class}: {one_line(entry.error, 200)}", "red"),
+        scene = "-" if entry.scene_id is None else str(entry.scene_id)
+        facts = (
+            f"{entry.id:<{id_width}}  {scene:>6}  {entry.attempts:>5}  "
+            f"{when(iso(entry.failed_at))[5:16]:<11}  {short_task(entry.task)}"
         )
-    return table
+        lines.append(Text(facts, no_wrap=True, overflow="ellipsis"))
+        error = f"  {entry.error_class}: {one_line(entry.error, 500)}"
+        lines.append(Text(error, style="red", no_wrap=True, overflow="ellipsis"))
+    return Group(*lines)
 
 
 def _scene_lines(services: Services, scene_id: int) -> list[str]:

@@ -14,13 +14,30 @@ from plexsync.cli.progress import progress_bar, progress_enabled
 
 
 def summary_lines(report: dict[str, Any], dry_run: bool) -> list[str]:
+    """The human summary of one reconcile report (keys beyond the four are optional)."""
     verb = "would enqueue" if dry_run else "enqueued"
+    mode = str(report.get("mode") or ("dry run" if dry_run else "reconcile"))
+    if dry_run and "dry run" not in mode:
+        mode += ", dry run"
     lines = [
-        f"Checked {report.get('checked', 0)} scene(s): {verb} {report.get('enqueued', 0)}, "
-        f"{report.get('unmatched', 0)} unmatched, {report.get('errors', 0)} error(s)."
+        f"Reconcile ({mode}): checked {report.get('checked', 0)} scene(s); "
+        f"{verb} {report.get('enqueued', 0)}, {report.get('unmatched', 0)} unmatched, "
+        f"{report.get('errors', 0)} error(s)."
     ]
     for item in report.get("would_change") or []:
-        lines.append(f"  {item}")
+        if isinstance(item, dict):
+            lines.append(f"  scene {item.get('scene_id')}: {item.get('reason', '')}")
+        else:
+            lines.append(f"  {item}")
+    for item in report.get("unmatched_examples") or []:
+        paths = ", ".join(item.get("paths") or []) or "(no file)"
+        lines.append(f"  unmatched: scene {item.get('scene_id')}: Plex has no {paths}")
+    if report.get("recovered"):
+        lines.append(f"Re-queued {report['recovered']} scene(s) whose task was lost.")
+    if report.get("orphans"):
+        lines.append(f"{report['orphans']} Plex item(s) match no Stash scene.")
+    if report.get("errors"):
+        lines.append("The errors were logged above (and in $PLEXSYNC_HOME/logs).")
     return lines
 
 

@@ -1,0 +1,202 @@
+"""Stash raw-interface entry of the plexsync plugin: the scene hook (tasks: plexsync_tasks.py).
+
+Stash runs ``python {pluginDir}/plexsync_hook.py`` and writes one JSON document to stdin.
+
+- A hook (``args.hookContext``) records the scene event in ``$PLEXSYNC_HOME/queue.db``
+  (one fsync'd SQLite transaction, see ``plexsync.enqueue``) and exits. Standard library
+  only, no network: the user's save in Stash waits for this process.
+- A task (``args.mode``) is dispatched to ``plexsync_tasks.TASK_MODES`` (imported only then:
+  this file stays small because Stash's Python compiles it on every run).
+
+stdout carries exactly one ``{"output": ...}`` or ``{"error": ...}`` object; stderr lines use
+Stash's ``\\x01<level>\\x02`` log prefix. Exit status 0 on success, 1 on any error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs hook latency at run time
+    from collections.abc import Mapping
+    from typing import BinaryIO
+
+PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(PLUGIN_DIR)  # the repository: the plexsync package is in it
+if sys.path[:1] != [REPO_DIR]:
+    sys.path.insert(0, REPO_DIR)
+
+MAX_INPUT_BYTES = 1 << 20
+MAX_SCENE_ID = (1 << 63) - 1
+MAX_LOG_CHARS = 4000
+HOOK_TRIGGERS = ("Scene.Create.Post", "Scene.Update.Post", "Scene.Destroy.Post")
+
+
+class HookError(Exception):
+    """A one-line failure reported to Stash as {"error": ...}."""
+
+
+# ------------------------------------------------------------------ Stash I/O
+
+
+def log(level: str, message: str) -> None:
+    """One Stash log line on stderr (level: t d i w e p), bounded and single-line."""
+    text = " ".join(str(message).replace("\x01", " ").replace("\x02", " ").split())
+    if len(text) > MAX_LOG_CHARS:
+        text = text[: MAX_LOG_CHARS - 3] + "..."
+    sys.stderr.write(f"\x01{level}\x02{text}\n")
+    sys.stderr.flush()
+
+
+def emit(result: dict[str, str]) -> None:
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+def one_line(text: object, limit: int = 500) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+# ------------------------------------------------------------------ state directory
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> str:
+    """platformdirs.user_data_dir("plexsync", appauthor=False), re-implemented with stdlib."""
+    env = os.environ if environ is None else environ
+    if sys.platform == "win32":
+        base = env.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Application Support")
+    else:
+        base = env.get("XDG_DATA_HOME", "")
+        if not base.strip():
+            base = os.path.expanduser("~/.local/share")
+    return os.path.join(base, "plexsync")
+
+
+def plexsync_home(environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    value = env.get("PLEXSYNC_HOME")
+    return os.path.expanduser(value) if value else default_home(env)
+
+
+def ensure_private_dir(path: str) -> None:
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        if os.name == "posix" and os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o700)
+    except OSError as exc:
+        raise HookError(f"cannot create PLEXSYNC_HOME {path}: {exc.strerror}") from None
+
+
+# ------------------------------------------------------------------ input
+
+
+def read_payload(stream: BinaryIO) -> dict[str, object]:
+    data = stream.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise HookError(f"input larger than {MAX_INPUT_BYTES} bytes")
+    if not data.strip():
+        raise HookError("empty input: expected one JSON document on stdin")
+    try:
+        payload = json.loads(data)
+    except ValueError as exc:
+        raise HookError(f"input is not JSON: {one_line(exc, 200)}") from None
+    if not isinstance(payload, dict):
+        raise HookError("input is not a JSON object")
+    return payload
+
+
+def parse_hook_context(context: object) -> tuple[int, str]:
+    """(scene_id, trigger) from args.hookContext, or HookError naming what is wrong."""
+    if not isinstance(context, dict):
+        raise HookError("args.hookContext is not an object")
+    scene_id = context.get("id")
+    if type(scene_id) is not int:  # bool, str and float ids are rejected
+        raise HookError(f"args.hookContext.id is not an integer: {one_line(repr(scene_id), 80)}")
+    if not 0 < scene_id <= MAX_SCENE_ID:
+        raise HookError(f"args.hookContext.id out of range: {scene_id}")
+    trigger = context.get("type")
+    if trigger not in HOOK_TRIGGERS:
+        raise HookError(f"unknown hook type {one_line(repr(trigger), 80)}")
+    if context.get("input") is not None and not isinstance(context["input"], dict):
+        raise HookError("args.hookContext.input is neither null nor an object")
+    return scene_id, str(trigger)
+
+
+# ------------------------------------------------------------------ the hook
+
+
+def handle_hook(context: object) -> str:
+    scene_id, trigger = parse_hook_context(context)
+    import sqlite3
+
+    from plexsync.enqueue import connect, record_event
+
+    home = plexsync_home()
+    ensure_private_dir(home)
+    try:
+        conn = connect(os.path.join(home, "queue.db"))
+        try:
+            task_id, cid, coalesced = record_event(conn, scene_id, trigger)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise HookError(f"queue database {home}/queue.db: {one_line(exc, 200)}") from None
+    verb = "coalesced" if coalesced else "queued"
+    message = f"{verb} scene {scene_id} ({trigger}) task {task_id} cid {cid}"
+    log("d", f"plexsync: {message}")
+    return message
+
+
+def run(payload: dict[str, object]) -> str:
+    args = payload.get("args")
+    if not isinstance(args, dict):
+        raise HookError("no args object in input")
+    if "hookContext" in args:  # a hook never runs a task, whatever its defaultArgs say
+        return handle_hook(args["hookContext"])
+    mode = args.get("mode")
+    if mode is None:
+        raise HookError("no args.hookContext and no args.mode in input")
+    if PLUGIN_DIR not in sys.path:  # run via runpy or python -P: the script dir is missing
+        sys.path.insert(1, PLUGIN_DIR)
+    from plexsync_tasks import TASK_MODES, TaskError
+
+    task = TASK_MODES.get(mode) if isinstance(mode, str) else None
+    if task is None:
+        known = ", ".join(TASK_MODES)
+        raise HookError(f"unknown mode {one_line(repr(mode), 80)} (known: {known})")
+    home = plexsync_home()
+    ensure_private_dir(home)
+    try:
+        return task(payload, home)
+    except TaskError as exc:
+        raise HookError(str(exc)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if len(argv) == 2 and argv[0] == "--mode":  # a task run by hand from a shell
+            payload: dict[str, object] = {"args": {"mode": argv[1]}}
+        else:
+            payload = read_payload(sys.stdin.buffer)
+        output = run(payload)
+    except HookError as exc:
+        log("e", f"plexsync: {exc}")
+        emit({"error": str(exc)})
+        return 1
+    except Exception as exc:  # Stash shows {"error"}; a traceback would only clutter its log
+        message = f"internal error: {type(exc).__name__}: {one_line(exc, 300)}"
+        log("e", f"plexsync: {message}")
+        emit({"error": message})
+        return 1
+    emit({"output": output})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
