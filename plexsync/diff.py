@@ -74,7 +74,9 @@ def compute_edit(
         edit.rating = desired.user_rating
         edit.changes.append(FieldChange(RATING, current.user_rating, desired.user_rating))
 
-    if poster_hash is not None and poster_hash != last_poster_hash:
+    # Upload when the image changed, or when Plex lost the poster lock (a restore or an
+    # agent refresh may have replaced our image): the content hash alone cannot see that.
+    if poster_hash is not None and (poster_hash != last_poster_hash or THUMB not in locked):
         edit.upload_poster = True
         edit.params[f"{THUMB}.locked"] = 1
         edit.changes.append(FieldChange(POSTER, last_poster_hash, poster_hash))

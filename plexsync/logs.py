@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from loguru import Record
 
 LOG_FILE = "plexsync.log"
-_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {extra[cid]} | {message}{extra[exc]}\n"
+_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {extra[cid]} | {message}{extra[exc]}"
 _STDLIB_LEVELS = {"huey": logging.INFO, "urllib3": logging.WARNING, "plexapi": logging.INFO}
 
 

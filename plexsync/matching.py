@@ -49,7 +49,13 @@ def refresh_index(services: Services, full: bool = False, force: bool = False) -
             return False
         with from_plex():
             sections = services.plex.movie_sections()
-            stats = path_index.refresh_index(services.db.conn(), services.plex, sections, full=full)
+            stats = path_index.refresh_index(
+                services.db.conn(),
+                services.plex,
+                sections,
+                full=full,
+                case_insensitive=services.config.path_case_insensitive,
+            )
         _last_refresh = time.monotonic()
         logger.debug("path index refreshed: {}", stats)
         return True

@@ -248,10 +248,16 @@ class PlexClient:
     # ------------------------------------------------------------ writes
 
     def apply(self, edit: PlexEdit, poster: bytes | None = None) -> None:
-        """Write one PlexEdit: the edit PUT, then /:/rate, then the poster, each only if needed."""
+        """Write one PlexEdit: the poster, the edit PUT, then /:/rate, each only if needed.
+
+        The poster goes first so that the edit's ``thumb.locked=1`` locks the new image (an
+        upload made after the lock could be taken as unlocked by Plex).
+        """
         key = str(edit.rating_key)
         if edit.upload_poster and not poster:
             raise ValueError("PlexEdit.upload_poster is set but no poster bytes were given")
+        if edit.upload_poster and poster:
+            self._request("POST", f"/library/metadata/{quote(key, safe='')}/posters", data=poster)
         if edit.params:
             args: dict[str, object] = {
                 k: v for k, v in edit.params.items() if k not in ("id", "type")
@@ -270,5 +276,3 @@ class PlexClient:
             value = "-1" if rating == -1 else f"{rating:g}"
             params = {"key": key, "identifier": LIBRARY_IDENTIFIER, "rating": value}
             self._request("PUT", "/:/rate", params=params)
-        if edit.upload_poster and poster:
-            self._request("POST", f"/library/metadata/{quote(key, safe='')}/posters", data=poster)

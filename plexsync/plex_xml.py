@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from typing import NamedTuple
 
 from plexsync.errors import NotFoundError
@@ -126,8 +125,3 @@ def parse_listing_page(body: bytes) -> ListingPage:
                 items.append(ListedItem(key, updated, _part_files(elem)))
             elem.clear()
     return ListingPage(items, total)
-
-
-def iter_listing_items(pages: Iterator[ListingPage]) -> Iterator[ListedItem]:
-    for page in pages:
-        yield from page.items

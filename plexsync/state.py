@@ -53,7 +53,8 @@ class WorkerInfo:
         now = time.time() if now is None else now
         if now - self.heartbeat_at > HEARTBEAT_STALE_S:
             return False
-        if self.host == socket.gethostname():
+        # On Windows os.kill(pid, 0) would terminate the process: trust the heartbeat there.
+        if self.host == socket.gethostname() and os.name != "nt":
             try:
                 os.kill(self.pid, 0)
             except ProcessLookupError:

@@ -38,9 +38,14 @@ BUSY_PROBE_DELAY_S = 2.0
 
 
 def configure(services: Services) -> None:
-    """Use these services (the worker's, with Stash plugin settings merged) in task bodies."""
+    """Use these services (the worker's, with CLI flags and Stash plugin settings merged) in
+    task bodies, and point the queue at their home (``--home`` may differ from the env)."""
     global _services
     _services = services
+    filename = str(services.config.queue_db)
+    if huey.storage_kwargs.get("filename") != filename:
+        huey.storage_kwargs["filename"] = filename
+        huey.storage = huey.create_storage()
 
 
 def services() -> Services:
@@ -158,6 +163,11 @@ def _reconcile(full: bool) -> dict[str, Any] | None:
     except TaskLockedException:
         logger.info("reconcile already running, skipped")
         return None
+    except TransientError as exc:
+        # Plex or Stash down: the next period tries again; nothing to dead-letter.
+        svc.state.mark_failure()
+        logger.warning("reconcile{} skipped: {}", " (full)" if full else "", exc.message)
+        return None
     logger.info("reconcile{}: {}", " (full)" if full else "", report)
     return report
 
@@ -201,8 +211,12 @@ TASKS_BY_NAME = {
 }
 
 
-def enqueue_by_name(name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+def enqueue_by_name(
+    name: str, args: list[Any], kwargs: dict[str, Any], svc: Services | None = None
+) -> None:
     """Requeue a dead-lettered non-scene task (scene tasks go through pending records)."""
+    if svc is not None:
+        configure(svc)
     try:
         task = TASKS_BY_NAME[name]
     except KeyError:

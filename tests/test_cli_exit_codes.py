@@ -152,3 +152,12 @@ def test_worker_command_runs_until_sigint() -> None:
 def test_worker_rejects_bad_thread_count() -> None:
     proc = plexsync("worker", "--workers", "0")
     assert proc.returncode == 2 and "--workers" in proc.stderr
+
+
+def test_traceback_only_with_verbose() -> None:
+    args = ("--set", "stash_url=http://127.0.0.1:9", "sync", "--all", "--no-progress")
+    quiet = plexsync(*args)
+    assert quiet.returncode == 1 and "Traceback" not in quiet.stderr
+    assert quiet.stderr.strip().splitlines()[-1].startswith("Error: Stash ")
+    loud = plexsync("-v", *args)
+    assert loud.returncode == 1 and "Traceback" in loud.stderr

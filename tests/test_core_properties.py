@@ -180,7 +180,9 @@ def test_edit_is_empty_exactly_when_nothing_differs(
     edit = compute_edit(desired, current, poster_hash, last_hash)
     missing_locks = {TITLE, *MANAGED_WITHOUT_TITLE} - current.locked
     expected = {f"{name}.locked": 1 for name in missing_locks}
-    new_poster = poster_hash is not None and poster_hash != last_hash
+    new_poster = poster_hash is not None and (
+        poster_hash != last_hash or THUMB not in current.locked
+    )
     if new_poster:
         expected[f"{THUMB}.locked"] = 1
     assert edit.params == expected

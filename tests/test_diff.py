@@ -216,6 +216,12 @@ def test_same_poster_hash_never_uploads_even_when_url_changed() -> None:
     assert not edit.upload_poster and edit.empty
 
 
+def test_lost_poster_lock_reuploads_same_image() -> None:
+    unlocked = dataclasses.replace(synced(), locked=synced().locked - {"thumb"})
+    edit = compute_edit(DESIRED, unlocked, "same-hash", "same-hash")
+    assert edit.upload_poster and edit.params == {"thumb.locked": 1}
+
+
 def test_no_poster_hash_never_uploads() -> None:
     assert not compute_edit(DESIRED, synced(), None, "old").upload_poster
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import re
@@ -20,9 +21,11 @@ from typing import Any
 import platformdirs
 import pytest
 from huey.registry import Message
+from hypothesis import given
+from hypothesis import strategies as st
 
 from plexsync.config import load_config
-from plexsync.enqueue import SYNC_TASK_NAME
+from plexsync.enqueue import SYNC_TASK_NAME, task_data
 from plexsync.queue import JsonSerializer, build_huey
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -263,6 +266,11 @@ MALFORMED: dict[str, bytes | dict[str, Any] | list[Any]] = {
     "input-string": hook_payload(12, "Scene.Update.Post", "title=x"),
     "unknown-mode": {"args": {"mode": "format_disk"}},
     "oversized": oversized(),
+    "trailing-data": json.dumps(hook_payload(12)).encode() + b" {}",
+    "not-utf8": json.dumps(hook_payload(12, "Scene.Update.Post", {"t": "x"}))
+    .encode()
+    .replace(b'"x"', b'"\xff"'),
+    "nested-too-deeply": b"[" * 200_000,
 }
 
 
@@ -415,3 +423,50 @@ def test_hook_imports_only_the_standard_library(home: Path, payload: dict[str, A
         assert Path(report["plexsync"]).parent == REPO_ROOT / "plexsync"
         assert "plexsync_tasks" not in report["new"]
         assert "subprocess" not in report["new"]
+
+
+# ------------------------------------------------------------------ json without `import json`
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES, st.sampled_from(["", " ", "\n\t "]))
+def test_parse_json_equals_json_loads(value: Any, pad: str) -> None:
+    text = pad + json.dumps(value, ensure_ascii=False) + pad
+    assert hook_module().parse_json(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["", " ", "{", '{"a": 1} x', "[1,]", "NaNa", "'x'", "{} {}"])
+def test_parse_json_rejects_what_json_loads_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        json.loads(text)
+    with pytest.raises(ValueError):
+        hook_module().parse_json(text)
+
+
+@given(st.text(), st.text())
+def test_emit_and_task_data_write_what_json_dumps_writes(text: str, other: str) -> None:
+    module = hook_module()
+    out = io.StringIO()
+    real_stdout, sys.stdout = sys.stdout, out
+    try:
+        module.emit({"output": text})
+    finally:
+        sys.stdout = real_stdout
+    assert out.getvalue() == json.dumps({"output": text}) + "\n"
+    message = {
+        "__message__": {
+            "id": text,
+            "name": SYNC_TASK_NAME,
+            "retries": 0,
+            "retry_delay": 0,
+            "args": [12],
+            "kwargs": {"cid": other, "event": text},
+        }
+    }
+    expected = json.dumps(message, separators=(",", ":")).encode()
+    assert task_data(text, 12, other, text) == expected

@@ -211,18 +211,9 @@ def test_failed_refresh_keeps_the_previous_index(
     fake_plex.bulk_add(sid, 1200, "/p/{i}.mp4")
     sections = client.movie_sections()
     refresh_index(conn, client, sections)
-    # first page answers, the second fails: the rebuild must roll back entirely
-    fake_plex.clear_log()
-    original_iter = client.iter_listing
-
-    def failing_after_first_page(*args: object, **kwargs: object) -> Iterator[object]:
-        for n, item in enumerate(original_iter(*args, **kwargs)):  # type: ignore[arg-type]
-            if n == 999:
-                fake_plex.fail_next(1, 503)
-            yield item
-
-    client.iter_listing = failing_after_first_page  # type: ignore[method-assign]
+    fake_plex.fail_next(1, 503, after=1)  # page 1 answers, page 2 fails: roll back
     with pytest.raises(TransientError):
         refresh_index(conn, client, sections, full=True)
+    assert [r.status for r in fake_plex.reads()[-2:]] == [200, 503]
     assert len(indexed_items(conn)) == 1200
     assert lookup(conn, [path_key("/p/5.mp4")])

@@ -258,7 +258,8 @@ def test_apply_rating_and_poster_only_when_asked(
     poster = b"\x89PNG fake poster"
     edit = PlexEdit(str(key), str(movies), params={"thumb.locked": 1}, upload_poster=True)
     client.apply(edit, poster)
-    assert [w.method for w in fake_plex.writes()] == ["PUT", "POST"]
+    # The poster goes first, then the edit whose thumb.locked=1 locks it.
+    assert [w.method for w in fake_plex.writes()] == ["POST", "PUT"]
     assert fake_plex.item(key).posters == [hashlib.sha256(poster).hexdigest()]
     fake_plex.clear_log()
     client.apply(PlexEdit(str(key), str(movies)))  # empty edit: nothing sent

@@ -76,7 +76,7 @@ def _stores(tmp_path: Path) -> tuple[PendingStore, object]:
 
 
 def test_claim_done_and_event_during_run(tmp_path: Path) -> None:
-    pending, huey = _stores(tmp_path)
+    pending, _ = _stores(tmp_path)
     task_id, _, _ = pending.record(1, "Scene.Update.Post")
     claim = pending.claim(1, task_id)
     assert claim is not None and not claim.superseded

@@ -149,7 +149,7 @@ def requeue_entries(services: Services, entries: Sequence[DeadLetter]) -> dict[s
             from plexsync.tasks import enqueue_by_name
 
             kwargs.pop("attempts", None)
-            enqueue_by_name(entry.task, args, kwargs)
+            enqueue_by_name(entry.task, args, kwargs, services)
         services.dlq.delete(entry.id)
         counts["requeued"] += 1
     return counts

@@ -57,7 +57,7 @@ class FakePlex:
         self._lock = threading.RLock()
         self._clock_offset = 0
         self.library = PlexLibrary(self._now, tag_mode)
-        self._faults: deque[_Fault] = deque()
+        self._faults: deque[_Fault | None] = deque()  # None: answer this request normally
         self._log: list[RequestRecord] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -121,13 +121,16 @@ class FakePlex:
 
     # ------------------------------------------------------------ faults
 
-    def _queue(self, n: int, fault: _Fault) -> None:
+    def _queue(self, n: int, fault: _Fault, after: int = 0) -> None:
         with self._lock:
-            self._faults.extend([fault] * n)
+            self._faults.extend([None] * after + [fault] * n)
 
-    def fail_next(self, n: int, status: int, retry_after: float | str | None = None) -> None:
+    def fail_next(
+        self, n: int, status: int, retry_after: float | str | None = None, after: int = 0
+    ) -> None:
+        """Answer `n` requests with `status` (+ Retry-After), after `after` normal answers."""
         ra = None if retry_after is None else str(retry_after)
-        self._queue(n, _Fault("fail", status=status, retry_after=ra))
+        self._queue(n, _Fault("fail", status=status, retry_after=ra), after)
 
     def reset_next(self, n: int = 1) -> None:
         self._queue(n, _Fault("reset"))
