@@ -36,6 +36,9 @@ STATE_DDL = (
     """create table if not exists unmatched (
         scene_id integer primary key, reason text not null, paths text not null,
         attempts integer not null, first_at real not null, last_at real not null)""",
+    # Exclusive leases across threads and processes (e.g. one reconcile at a time).
+    """create table if not exists leases (
+        name text primary key, owner text not null, expires_at real not null)""",
     # Small facts: last success/failure, reconcile watermark, alert times.
     "create table if not exists meta (key text primary key, value text not null)",
 )

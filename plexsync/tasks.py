@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from huey import crontab
-from huey.exceptions import RetryTask, TaskLockedException
+from huey.exceptions import RetryTask
 from huey.signals import SIGNAL_ERROR, SIGNAL_INTERRUPTED
 from loguru import logger
 
@@ -28,12 +28,12 @@ from plexsync.errors import (
     UnmatchedError,
     from_plex,
 )
+from plexsync.leases import RECONCILE, LeaseHeld, lease
 from plexsync.queue import build_huey
 from plexsync.services import Services
 
 huey = build_huey(load_config())
 _services: Services | None = None
-RECONCILE_LOCK = "reconcile"
 BUSY_PROBE_DELAY_S = 2.0
 
 
@@ -158,10 +158,10 @@ def _reconcile(full: bool) -> dict[str, Any] | None:
 
     svc = services()
     try:
-        with huey.lock_task(RECONCILE_LOCK):
+        with lease(svc.db, RECONCILE):
             report = run_reconcile(svc, full=full, dry_run=False)
-    except TaskLockedException:
-        logger.info("reconcile already running, skipped")
+    except LeaseHeld as exc:
+        logger.info("reconcile skipped: {}", exc.message)
         return None
     except TransientError as exc:
         # Plex or Stash down: the next period tries again; nothing to dead-letter.

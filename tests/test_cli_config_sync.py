@@ -54,7 +54,7 @@ def test_config_show_human_from_toml(_isolated_env) -> None:  # type: ignore[no-
 def test_config_show_invalid_value_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLEXSYNC_RETRY_BASE", "abc")
     result = invoke("config", "show")
-    assert result.exit_code == 1 and "PLEXSYNC_RETRY_BASE" in str(result.exception)
+    assert result.exit_code == 1 and "PLEXSYNC_RETRY_BASE" in result.stderr
 
 
 # ------------------------------------------------------------------ sync
@@ -94,7 +94,7 @@ def test_sync_all_enqueues_every_stash_scene(fake_stash, monkeypatch) -> None:  
 def test_sync_all_stash_down_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLEXSYNC_STASH_URL", "http://127.0.0.1:9")
     result = invoke("sync", "--all", "--no-progress")
-    assert result.exit_code == 1 and "cannot connect" in str(result.exception)
+    assert result.exit_code == 1 and "cannot connect" in result.stderr
 
 
 def test_sync_dry_run_prints_plan_and_writes_nothing(fake_stash, fake_plex, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,6 @@ from plexsync.cli import cli
 from plexsync.cli.dlq import render_dlq
 from plexsync.config import load_config
 from plexsync.enqueue import SYNC_TASK_NAME
-from plexsync.errors import PlexsyncError
 from plexsync.services import Services
 
 DLQ_KEYS = {"id", "task", "scene_id", "error", "error_class", "attempts", "failed_at"}
@@ -128,7 +127,8 @@ def test_show_with_scene_from_stash(services: Services, fake_stash, monkeypatch)
 def test_show_unknown_id() -> None:
     result = invoke("dlq", "show", "nope")
     assert result.exit_code == 1
-    assert isinstance(result.exception, PlexsyncError) and "nope" in str(result.exception)
+    assert result.stderr.startswith("Error: ") and "nope" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # one friendly line, no traceback
 
 
 # ------------------------------------------------------------------ purge
@@ -188,7 +188,7 @@ def test_requeue_coalesces_into_waiting_task(services: Services) -> None:
 def test_requeue_unknown_id_requeues_nothing(services: Services) -> None:
     known = add_entry(services, 7)
     result = invoke("requeue", known, "missing-id")
-    assert result.exit_code == 1 and "missing-id" in str(result.exception)
+    assert result.exit_code == 1 and "missing-id" in result.stderr
     assert services.dlq.count() == 1 and services.huey.pending_count() == 0
 
 

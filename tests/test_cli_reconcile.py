@@ -69,7 +69,7 @@ def test_invalid_scene_counts_as_error_exit_1(library, fake_stash) -> None:  # t
 def test_stash_down_is_one_error_exit_1(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PLEXSYNC_STASH_URL", "http://127.0.0.1:9")
     result = CliRunner().invoke(cli, ["reconcile", "--no-progress"])
-    assert result.exit_code == 1 and "cannot connect" in str(result.exception)
+    assert result.exit_code == 1 and "cannot connect" in result.stderr
     assert result.stdout == ""
 
 
@@ -81,3 +81,16 @@ def test_summary_lines_dry_run() -> None:
         "Reconcile (full, dry run): checked 4 scene(s); would enqueue 1, 0 unmatched, 0 error(s)."
     )
     assert lines[1] == "  scene 3: never applied"
+
+
+def test_second_reconcile_refused_while_one_runs(library) -> None:  # type: ignore[no-untyped-def]
+    from plexsync.leases import RECONCILE, lease
+
+    services = Services(load_config())
+    with lease(services.db, RECONCILE):  # e.g. the worker's periodic reconcile
+        result = CliRunner().invoke(cli, ["reconcile", "--no-progress"])
+    assert result.exit_code == 1
+    assert "a reconcile is already running" in result.stderr
+    assert services.pending.count() == 0
+    result = CliRunner().invoke(cli, ["reconcile", "--no-progress"])  # lease released
+    assert result.exit_code == 0, result.output

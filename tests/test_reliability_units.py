@@ -138,3 +138,24 @@ def test_dlq_purge(tmp_path: Path, days: float | None, expected: int) -> None:
     store.db.conn().execute("update dlq set failed_at = failed_at - 3 * 86400 where id = 'a'")
     store.purge(days)
     assert store.count() == expected
+
+
+def test_lease_is_exclusive_and_expires(tmp_path: Path) -> None:
+    from plexsync.leases import LeaseHeld, lease
+
+    db = Database(tmp_path / "state.db")
+    other = Database(tmp_path / "state.db")  # another process's connection
+    with (
+        lease(db, "reconcile"),
+        pytest.raises(LeaseHeld, match="already running"),
+        lease(other, "reconcile"),
+    ):
+        pass
+    with lease(other, "reconcile"):  # released on exit
+        pass
+    # A holder that died (SIGKILL) leaves a row behind: it expires instead of blocking.
+    db.conn().execute(
+        "insert into leases (name, owner, expires_at) values ('reconcile', 'dead:1:1', 0)"
+    )
+    with lease(other, "reconcile"):
+        pass

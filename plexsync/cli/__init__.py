@@ -16,7 +16,15 @@ from plexsync.cli.app import App, friendly_errors, pass_app
 __all__ = ["App", "cli", "main", "pass_app"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class FriendlyGroup(click.Group):
+    """Translates every command's errors into one friendly line (exit 1)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        with friendly_errors(verbose=bool(ctx.params.get("verbose"))):
+            return super().invoke(ctx)
+
+
+@click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="plexsync")
 @click.option(
     "--home",

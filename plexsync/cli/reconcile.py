@@ -50,10 +50,16 @@ def summary_lines(report: dict[str, Any], dry_run: bool) -> list[str]:
 def reconcile(app: App, full: bool, dry_run: bool, as_json: bool, no_progress: bool) -> None:
     """Run reconciliation now and print its summary (exit 1 if any scene errored)."""
     app.setup_logging(to_file=not dry_run)
+    from plexsync.leases import RECONCILE, lease
     from plexsync.reconcile import run_reconcile
 
-    with progress_bar("Reconciling", progress_enabled(no_progress)) as update:
-        report = run_reconcile(app.services, full=full, dry_run=dry_run, progress=update)
+    services = app.services
+    # One reconcile at a time, also against the worker's periodic one (LeaseHeld → exit 1).
+    with (
+        lease(services.db, RECONCILE),
+        progress_bar("Reconciling", progress_enabled(no_progress)) as update,
+    ):
+        report = run_reconcile(services, full=full, dry_run=dry_run, progress=update)
     if as_json:
         echo_json(report)
     else:
