@@ -70,7 +70,9 @@ def match_scene(services: Services, scene: Scene) -> Match:
         raise UnmatchedError(f"scene {scene.id} has no file in Stash")
     keys = plex_keys(scene, services)
     found = _lookup(services, keys)
-    if not found and refresh_index(services):
+    if not found:
+        # Refresh (or, when another task refreshed moments ago, wait for it) and look again.
+        refresh_index(services)
         found = _lookup(services, keys)
     if not found:
         paths = tuple(keys.values())

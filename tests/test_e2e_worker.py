@@ -243,3 +243,23 @@ def test_sigterm_lets_in_flight_task_finish(
         rc = worker.stop(signal.SIGTERM)
     assert rc == 0
     assert synced(fake_plex, fake_stash, scene_id, key)
+
+
+def test_burst_of_20_saves_is_one_plex_update_with_final_data(
+    env: dict[str, str], fake_plex: FakePlex, fake_stash: FakeStash, tmp_path: Path
+) -> None:
+    [(scene_id, key)] = stage(fake_stash, fake_plex, 1)
+    for n in range(20):  # the user saves 20 times in a row; Stash runs the hook after each
+        fake_stash.edit_scene(scene_id, title=f"Edit {n}")
+        result = run_hook(env, hook_payload(scene_id, inputFields=["title"]))
+        assert result.returncode == 0, result.stdout + result.stderr
+    with sqlite3.connect(Path(env["PLEXSYNC_HOME"]) / "queue.db") as conn:
+        assert conn.execute("select count(*) from task").fetchone()[0] == 1
+    worker = Worker(env, tmp_path / "w.log").start()
+    try:
+        wait_until(lambda: fake_plex.item(key).title == "Edit 19", 30, "final title")
+        wait_until(lambda: pending_count(Path(env["PLEXSYNC_HOME"])) == 0, 10, "pending cleared")
+    finally:
+        worker.stop()
+    edits = [w for w in fake_plex.writes() if w.path.endswith("/all")]
+    assert len(edits) == 1
