@@ -23,7 +23,13 @@ if TYPE_CHECKING:
 
 LOG_FILE = "plexsync.log"
 _FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {extra[cid]} | {message}{extra[exc]}"
-_STDLIB_LEVELS = {"huey": logging.INFO, "urllib3": logging.WARNING, "plexapi": logging.INFO}
+# Huey logs every task execution at INFO: shown with -v; its consumer's start/stop always.
+_STDLIB_LEVELS = {
+    "huey": logging.WARNING,
+    "huey.consumer": logging.INFO,
+    "urllib3": logging.WARNING,
+    "plexapi": logging.INFO,
+}
 
 
 def _patch(record: Record) -> None:
@@ -86,4 +92,8 @@ def setup_logging(
             logger.warning("file logging disabled: cannot write {}: {}", log_dir, exc.strerror)
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
     for name, lvl in _STDLIB_LEVELS.items():
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose > 1 else lvl)
+        if verbose > 1:
+            lvl = logging.DEBUG
+        elif verbose and name == "huey":
+            lvl = logging.INFO
+        logging.getLogger(name).setLevel(lvl)

@@ -1,0 +1,1 @@
+"""Tests for plexsync; fixtures live in conftest.py and tests/fakes/."""

@@ -49,9 +49,15 @@ class App:
             self._services = Services(self.config)
         return self._services
 
-    def setup_logging(self, to_file: bool = True) -> None:
+    def setup_logging(self, to_file: bool = True, stderr_level: str | None = None) -> None:
+        """stderr shows warnings (INFO with -v, DEBUG with -vv) unless a command asks for
+        more; the file under $PLEXSYNC_HOME/logs always gets INFO."""
         config = self.config
-        setup_logging(config.log_dir if to_file else None, verbose=self.verbose)
+        if stderr_level is not None and self.verbose > 1:
+            stderr_level = "DEBUG"
+        setup_logging(
+            config.log_dir if to_file else None, verbose=self.verbose, stderr_level=stderr_level
+        )
         logger.debug("home: {}", config.home)
 
 

@@ -19,7 +19,7 @@ from plexsync.cli.app import App, pass_app
 @pass_app
 def worker(app: App, workers: int) -> None:
     """Run the worker in the foreground until SIGINT/SIGTERM."""
-    app.setup_logging()
+    app.setup_logging(stderr_level="INFO")  # a foreground service shows what it does
     from plexsync.worker import run_worker
 
     run_worker(app.services, workers=workers)
