@@ -20,7 +20,6 @@ What a listing row can show, and so what ``listing_drift`` compares:
 from __future__ import annotations
 
 import hashlib
-import io
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from plexsync.model import (
     DesiredState,
 )
 from plexsync.plex_errors import classify
-from plexsync.plex_xml import ListedItem
+from plexsync.plex_xml import ListedItem, parse_listing
 
 if TYPE_CHECKING:
     from plexsync.plex import PlexClient
@@ -79,23 +78,10 @@ class ListingPage:
 
 
 def parse_rows(body: bytes) -> ListingPage:
-    """Rows of one listing page (pure; elements freed as read). ``carried`` names every
-    scalar attribute, tag kind and "Field" present on at least one row."""
-    rows: list[ListingRow] = []
+    """Rows of one listing page (pure). ``carried`` names every scalar attribute, tag kind
+    and "Field" present on at least one row."""
     carried: set[str] = set()
-    total: int | None = None
-    depth = 0
-    for event, elem in ET.iterparse(io.BytesIO(body), events=("start", "end")):
-        if event == "start":
-            if depth == 0:
-                total = _int(elem.attrib.get("totalSize") or elem.attrib.get("size"))
-            depth += 1
-            continue
-        depth -= 1
-        if depth == 1:
-            if elem.attrib.get("ratingKey"):
-                rows.append(_row(elem, carried))
-            elem.clear()
+    rows, total = parse_listing(body, lambda video: _row(video, carried))
     return ListingPage(rows, total, carried)
 
 

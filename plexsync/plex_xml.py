@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 from plexsync.errors import NotFoundError
 from plexsync.model import PlexItemState
+
+T = TypeVar("T")
 
 
 class PlexSection(NamedTuple):
@@ -106,9 +109,10 @@ def parse_sections(root: ET.Element) -> list[SectionEntry]:
     ]
 
 
-def parse_listing_page(body: bytes) -> ListingPage:
-    """One page of /library/sections/{id}/all, parsed incrementally (elements freed as read)."""
-    items: list[ListedItem] = []
+def parse_listing(body: bytes, row: Callable[[ET.Element], T | None]) -> tuple[list[T], int | None]:
+    """Rows of one page of /library/sections/{id}/all, parsed incrementally (each element is
+    freed once ``row`` has read it), and the container's totalSize."""
+    rows: list[T] = []
     total: int | None = None
     depth = 0
     for event, elem in ET.iterparse(io.BytesIO(body), events=("start", "end")):
@@ -119,9 +123,19 @@ def parse_listing_page(body: bytes) -> ListingPage:
             continue
         depth -= 1
         if depth == 1:  # a direct child of MediaContainer: Video (or anything else)
-            key = elem.attrib.get("ratingKey")
-            if key:
-                updated = _int_or_none(elem.attrib.get("updatedAt")) or 0
-                items.append(ListedItem(key, updated, _part_files(elem)))
+            if elem.attrib.get("ratingKey"):
+                item = row(elem)
+                if item is not None:
+                    rows.append(item)
             elem.clear()
-    return ListingPage(items, total)
+    return rows, total
+
+
+def _listed_item(video: ET.Element) -> ListedItem:
+    updated = _int_or_none(video.attrib.get("updatedAt")) or 0
+    return ListedItem(video.attrib["ratingKey"], updated, _part_files(video))
+
+
+def parse_listing_page(body: bytes) -> ListingPage:
+    """One listing page with just what the path index needs."""
+    return ListingPage(*parse_listing(body, _listed_item))

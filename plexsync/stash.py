@@ -177,11 +177,7 @@ class StashClient:
             data = self.graphql(document, {**variables, "page": page, "per_page": per_page})
             result = data.get("findScenes") or {}
             scenes = result.get("scenes") or []
-            for scene in scenes:
-                key = str(scene.get("id"))
-                if key not in seen:
-                    seen.add(key)
-                    yield scene
+            yield from _unseen(scenes, seen)
             if not scenes or page * per_page >= int(result.get("count") or 0):
                 return
             page += 1
@@ -195,11 +191,7 @@ class StashClient:
             variables = {"since": cursor, "page": page, "per_page": per_page}
             result = self.graphql(q.FIND_SCENES_UPDATED, variables).get("findScenes") or {}
             scenes = result.get("scenes") or []
-            for scene in scenes:
-                key = str(scene.get("id"))
-                if key not in seen:
-                    seen.add(key)
-                    yield scene
+            yield from _unseen(scenes, seen)
             if len(scenes) < per_page or page * per_page >= int(result.get("count") or 0):
                 return
             stamps = [str(s.get("updated_at") or "") for s in scenes]
@@ -323,3 +315,12 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
+
+
+def _unseen(scenes: list[dict[str, Any]], seen: set[str]) -> Iterator[dict[str, Any]]:
+    """Scenes not yielded before (pages overlap when Stash data changes while we read)."""
+    for scene in scenes:
+        key = str(scene.get("id"))
+        if key not in seen:
+            seen.add(key)
+            yield scene
