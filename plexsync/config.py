@@ -335,8 +335,18 @@ def ensure_home(config: Config) -> Path:
 
 
 def touch_private(path: Path) -> None:
-    """Create a file 0600 if missing (SQLite then keeps -wal/-shm at the same mode)."""
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
+    """Create a file 0600 if missing (SQLite then keeps -wal/-shm at the same mode).
+
+    An existing file is never opened here: closing ANY descriptor of a file drops every POSIX
+    lock this process holds on it, including SQLite's, after which another process may take
+    our open WAL for abandoned and delete it (writes then vanish). Only chmod it.
+    """
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        except FileExistsError:
+            pass  # another process created it just now
+        else:
+            os.close(fd)
     if os.name == "posix" and (path.stat().st_mode & 0o077):
         path.chmod(0o600)

@@ -55,7 +55,12 @@ def connect(db_path: str) -> sqlite3.Connection:
     """Open the queue DB (created 0600, WAL, busy timeout) with the tables in place."""
     if not os.path.exists(db_path):
         os.makedirs(os.path.dirname(db_path) or ".", mode=0o700, exist_ok=True)
-        os.close(os.open(db_path, os.O_CREAT | os.O_RDWR, 0o600))
+        # O_EXCL: never open (and close) a file SQLite may hold locks on. No contextlib
+        # import here: every import costs the hook latency.
+        try:  # noqa: SIM105
+            os.close(os.open(db_path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+        except FileExistsError:
+            pass
     conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     conn.execute(f"pragma busy_timeout={BUSY_TIMEOUT_MS}")
     mode = conn.execute("pragma journal_mode").fetchone()[0]
