@@ -36,7 +36,8 @@ class SyncPlan:
         if self.deleted:
             return [f"scene {self.scene_id}: not in Stash (deleted): nothing to write"]
         if self.unmatched_reason:
-            return [f"scene {self.scene_id}: unmatched: {self.unmatched_reason}"]
+            reason = self.unmatched_reason.removeprefix(f"scene {self.scene_id}: ")
+            return [f"scene {self.scene_id}: unmatched: {reason}"]
         assert self.edit is not None
         head = f"scene {self.scene_id} → Plex item {self.rating_key}"
         if self.edit.empty:

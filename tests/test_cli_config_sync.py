@@ -111,7 +111,7 @@ def test_sync_dry_run_prints_plan_and_writes_nothing(fake_stash, fake_plex, monk
     assert result.exit_code == 0, result.output
     assert f"scene {matched} → Plex item {key}" in result.stdout
     assert "New Title" in result.stdout
-    assert f"scene {missing}: unmatched" in result.stdout
+    assert f"scene {missing}: unmatched: no Plex item has '/media/zzz.mp4'" in result.stdout
     assert fake_plex.writes() == []
     assert fake_plex.item(key).title == "old title"
     assert Services(load_config()).huey.pending_count() == 0

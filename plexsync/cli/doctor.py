@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import click
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 
 from plexsync.cli import cli
@@ -17,7 +18,7 @@ from plexsync.logs import setup_logging
 
 
 def render_checks(checks: Sequence[Check]) -> RenderableType:
-    lines: list[Text] = []
+    lines: list[RenderableType] = []
     for check in checks:
         if check.ok:
             mark, style = OK_MARK, "green"
@@ -30,7 +31,10 @@ def render_checks(checks: Sequence[Check]) -> RenderableType:
         line.append(check.detail)
         lines.append(line)
         if check.hint and not check.ok:
-            lines.append(Text(f"    → {check.hint}", style="yellow"))
+            # Padded, so a long hint wraps under itself instead of at column 0.
+            lines.append(
+                Padding(Text(f"→ {check.hint}", style="yellow"), (0, 0, 0, 4), expand=False)
+            )
     failed = [c for c in checks if not c.ok and not c.skipped]
     skipped = [c for c in checks if c.skipped]
     if not failed and not skipped:
