@@ -40,9 +40,9 @@ class CircuitBreaker:
         )
 
     def read(self, now: float | None = None) -> BreakerState:
+        """Read-only (no write lock): a missing row means closed."""
         now = time.time() if now is None else now
-        self._ensure()
-        state, failures, opened_at, _probe_at = (
+        row = (
             self.db.conn()
             .execute(
                 "select state, failures, opened_at, probe_at from breaker where name = ?",
@@ -50,6 +50,9 @@ class CircuitBreaker:
             )
             .fetchone()
         )
+        if row is None:
+            return BreakerState(CLOSED, 0, None, None)
+        state, failures, opened_at, _probe_at = row
         if state == OPEN and opened_at is not None:
             retry_at = opened_at + self.cooldown
             if now >= retry_at:

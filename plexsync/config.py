@@ -250,6 +250,7 @@ class Config:
 
 
 KEYS: tuple[str, ...] = tuple(f.name for f in fields(Config) if f.name != "sources")
+SECRET_KEYS = frozenset({"plex_token", "stash_api_key"})
 
 
 def env_name(key: str) -> str:

@@ -69,7 +69,9 @@ class Database:
         conn.execute(f"pragma busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         if conn.execute("pragma journal_mode").fetchone()[0] != "wal":
             conn.execute("pragma journal_mode=wal")
-        conn.execute("pragma synchronous=NORMAL")
+        # FULL: a dead letter must be on disk before its pending record (queue.db, FULL)
+        # is dropped, or a power cut between the two loses the event.
+        conn.execute("pragma synchronous=FULL")
         with self._ready_lock:
             if not self._ready:
                 conn.execute("begin immediate")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,9 +33,19 @@ _STDLIB_LEVELS = {
 }
 
 
+_thread = threading.local()
+
+
+def bind_thread_cid(cid: str | None) -> None:
+    """Correlation id for records of this thread that carry none (e.g. Huey's own lines
+    about the task the thread is running); None unbinds."""
+    _thread.cid = cid
+
+
 def _patch(record: Record) -> None:
     record["message"] = redact(record["message"])
-    record["extra"].setdefault("cid", "-")
+    if record["extra"].get("cid", "-") == "-":
+        record["extra"]["cid"] = getattr(_thread, "cid", None) or "-"
     exc = record["exception"]
     if exc is not None and exc.type is not None:
         text = "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))

@@ -47,7 +47,9 @@ from plexsync.services import Services
 from plexsync.state import Applied
 
 WATERMARK_KEY = "reconcile_watermark"
-OVERLAP = timedelta(minutes=15)
+# Stash compares local-time strings: when DST ends the offset drops an hour, so the window
+# must exceed one hour to see edits made in the repeated hour.
+OVERLAP = timedelta(minutes=120)
 LOST_TASK_MIN_AGE_S = 600.0
 STASH_PAGE_SIZE = 500
 PROGRESS_EVERY = 250

@@ -143,7 +143,9 @@ class StashClient:
         """One GET /healthz, no retry: True when Stash answers 200."""
         self._count()
         try:
-            response = self._session.get(self.base_url + "/healthz", timeout=self.timeout)
+            response = self._session.get(
+                self.base_url + "/healthz", timeout=self.timeout, allow_redirects=False
+            )
         except requests.RequestException:
             return False
         return response.status_code == 200
@@ -230,7 +232,9 @@ class StashClient:
     def _send_once(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
         self._count()
         try:
-            response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self._session.request(
+                method, url, timeout=self.timeout, allow_redirects=False, **kwargs
+            )
         except requests.Timeout as exc:
             kind = "connect" if isinstance(exc, requests.ConnectTimeout) else "read"
             seconds = self.timeout[0] if kind == "connect" else self.timeout[1]
@@ -287,6 +291,14 @@ def _first_message(errors: object) -> str:
 
 def _raise_for_status(response: requests.Response, what: str) -> None:
     status = response.status_code
+    if 300 <= status < 400:
+        # Not followed: the ApiKey header would go along to wherever it points.
+        where = response.headers.get("Location", "?")
+        raise PermanentError(
+            f"Stash {what}: redirected ({status}) to {where}: set PLEXSYNC_STASH_URL to the "
+            "final address",
+            status=status,
+        )
     if status < 400:
         return
     if status in (401, 403):

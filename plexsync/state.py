@@ -115,8 +115,11 @@ class StateStore:
         )
         return [WorkerInfo(*row) for row in rows]
 
-    def live_worker(self) -> WorkerInfo | None:
-        return next((w for w in self.workers() if w.alive()), None)
+    def live_worker(self, exclude_self: bool = False) -> WorkerInfo | None:
+        """A live worker. ``exclude_self`` for a worker starting up: after an exec() restart,
+        or as PID 1 in a restarted container, its own stale row must not count."""
+        me = (os.getpid(), socket.gethostname()) if exclude_self else None
+        return next((w for w in self.workers() if w.alive() and (w.pid, w.host) != me), None)
 
     # ------------------------------------------------------------ applied state per scene
     def get_applied(self, scene_id: int) -> Applied | None:

@@ -10,12 +10,19 @@ the dead-letter handler.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any
 
 from huey import crontab
 from huey.exceptions import RetryTask
-from huey.signals import SIGNAL_ERROR, SIGNAL_INTERRUPTED
+from huey.signals import (
+    SIGNAL_COMPLETE,
+    SIGNAL_ERROR,
+    SIGNAL_EXECUTING,
+    SIGNAL_INTERRUPTED,
+    SIGNAL_RETRYING,
+)
 from loguru import logger
 
 from plexsync.backoff import backoff_delay, unmatched_delay
@@ -29,12 +36,16 @@ from plexsync.errors import (
     from_plex,
 )
 from plexsync.leases import RECONCILE, LeaseHeld, lease
+from plexsync.logs import bind_thread_cid
 from plexsync.queue import build_huey
 from plexsync.services import Services
 
 huey = build_huey(load_config())
 _services: Services | None = None
 BUSY_PROBE_DELAY_S = 2.0
+SCENE_LEASE_S = 600.0
+SCENE_BUSY_DELAY_S = 2.0
+RECONCILE_BUSY_DELAY_S = 300.0
 
 
 def configure(services: Services) -> None:
@@ -90,77 +101,109 @@ def sync_scene(
     task: Any = None,
 ) -> str | None:
     """Sync one Stash scene to Plex (the task every hook event becomes)."""
-    from plexsync import sync
-
     svc = services()
-    cfg = svc.config
     task_id = task.id if task is not None else None
     with logger.contextualize(cid=cid or (task_id or "-")[:12]):
-        claim = svc.pending.claim(scene_id, task_id)
-        if claim is not None and claim.superseded:
-            logger.info("scene {}: superseded by task {}, skipping", scene_id, claim.task_id)
-            return "superseded"
         try:
-            _breaker_gate(svc)
-            outcome = sync.sync_scene(svc, scene_id)
-        except _Reschedule as exc:
-            svc.pending.requeued(scene_id, task_id)
-            logger.info("scene {}: {}; rescheduled in {:.0f}s", scene_id, exc.reason, exc.delay)
-            raise RetryTask(exc.reason, delay=exc.delay) from None
-        except UnmatchedError as exc:
-            n = svc.state.record_unmatched(scene_id, exc.message, exc.paths)
-            if n <= cfg.unmatched_retries:
-                delay = unmatched_delay(n, cfg.unmatched_delay)
-                svc.pending.requeued(scene_id, task_id)
-                logger.warning(
-                    "{}; not in Plex yet? retry {}/{} in {:.0f}s",
-                    exc.message,
-                    n,
-                    cfg.unmatched_retries,
-                    delay,
-                )
-                raise RetryTask(exc.message, delay=delay) from None
-            svc.pending.done(claim)
-            logger.error("{}; recorded as unmatched after {} attempts", exc.message, n)
-            return "unmatched"
-        except TransientError as exc:
-            if isinstance(exc, PlexTransientError):
-                svc.breaker.record_failure()
-            svc.state.mark_failure()
-            attempt = attempts + 1
-            task.kwargs["attempts"] = attempt
-            if attempt > cfg.retries:
-                logger.error("scene {}: giving up after {} attempts: {}", scene_id, attempt, exc)
-                raise
-            delay = backoff_delay(attempt, cfg.retry_base, cfg.retry_max, exc.retry_after)
+            # One task per scene at a time, across threads and processes: an older task
+            # must never write after a newer one. A task that finds the scene busy waits;
+            # its pending row stays queued, so new events keep coalescing into it.
+            with lease(svc.db, f"scene:{scene_id}", ttl_s=SCENE_LEASE_S):
+                return _sync_claimed(svc, scene_id, attempts, task)
+        except LeaseHeld:
+            logger.debug("scene {}: another task is syncing it; retry shortly", scene_id)
+            raise RetryTask("scene busy", delay=SCENE_BUSY_DELAY_S) from None
+
+
+def _sync_claimed(svc: Services, scene_id: int, attempts: int, task: Any) -> str:
+    from plexsync import sync
+
+    cfg = svc.config
+    task_id = task.id if task is not None else None
+    claim = svc.pending.claim(scene_id, task_id)
+    if claim is not None and claim.superseded:
+        logger.info("scene {}: superseded by task {}, skipping", scene_id, claim.task_id)
+        return "superseded"
+    try:
+        _breaker_gate(svc)
+        outcome = sync.sync_scene(svc, scene_id)
+    except _Reschedule as exc:
+        svc.pending.requeued(scene_id, task_id)
+        logger.info("scene {}: {}; rescheduled in {:.0f}s", scene_id, exc.reason, exc.delay)
+        raise RetryTask(exc.reason, delay=exc.delay) from None
+    except UnmatchedError as exc:
+        n = svc.state.record_unmatched(scene_id, exc.message, exc.paths)
+        if n <= cfg.unmatched_retries:
+            delay = unmatched_delay(n, cfg.unmatched_delay)
             svc.pending.requeued(scene_id, task_id)
             logger.warning(
-                "scene {}: {} (attempt {}/{}), retry in {:.1f}s",
-                scene_id,
+                "{}; not in Plex yet? retry {}/{} in {:.0f}s",
                 exc.message,
-                attempt,
-                cfg.retries + 1,
+                n,
+                cfg.unmatched_retries,
                 delay,
             )
             raise RetryTask(exc.message, delay=delay) from None
-        except PermanentError as exc:
-            svc.state.mark_failure()
-            task.kwargs["attempts"] = attempts + 1
-            logger.error("scene {}: permanent failure, not retried: {}", scene_id, exc.message)
-            raise
         svc.pending.done(claim)
-        svc.state.mark_success()
-        return outcome
+        logger.error("{}; recorded as unmatched after {} attempts", exc.message, n)
+        return "unmatched"
+    except (TransientError, sqlite3.OperationalError) as exc:
+        error = _as_transient(exc)
+        if isinstance(error, PlexTransientError):
+            svc.breaker.record_failure()
+        svc.state.mark_failure()
+        attempt = attempts + 1
+        task.kwargs["attempts"] = attempt
+        if attempt > cfg.retries:
+            logger.error("scene {}: giving up after {} attempts: {}", scene_id, attempt, error)
+            if error is exc:
+                raise
+            raise error from exc
+        delay = backoff_delay(attempt, cfg.retry_base, cfg.retry_max, error.retry_after)
+        svc.pending.requeued(scene_id, task_id)
+        logger.warning(
+            "scene {}: {} (attempt {}/{}), retry in {:.1f}s",
+            scene_id,
+            error.message,
+            attempt,
+            cfg.retries + 1,
+            delay,
+        )
+        raise RetryTask(error.message, delay=delay) from None
+    except PermanentError as exc:
+        svc.state.mark_failure()
+        task.kwargs["attempts"] = attempts + 1
+        logger.error("scene {}: permanent failure, not retried: {}", scene_id, exc.message)
+        raise
+    svc.pending.done(claim)
+    svc.state.mark_success()
+    if svc.breaker.read().failures:
+        svc.breaker.record_success()  # the breaker counts CONSECUTIVE failures
+    return outcome
 
 
-def _reconcile(full: bool) -> dict[str, Any] | None:
+def _as_transient(exc: Exception) -> TransientError:
+    """A busy local SQLite database is as transient as a slow Plex."""
+    if isinstance(exc, TransientError):
+        return exc
+    if "locked" in str(exc) or "busy" in str(exc):
+        return TransientError(f"local database busy: {exc}")
+    raise exc
+
+
+def _reconcile(full: bool, retry_if_busy: bool = False) -> dict[str, Any] | None:
     from plexsync.reconcile import run_reconcile
 
     svc = services()
     try:
         with lease(svc.db, RECONCILE):
+            if not full:
+                svc.state.set_meta("reconcile_started_at", str(time.time()))
             report = run_reconcile(svc, full=full, dry_run=False)
     except LeaseHeld as exc:
+        if retry_if_busy:  # a weekly full pass must not wait a whole week for its next turn
+            logger.info("full reconcile postponed 5 min: {}", exc.message)
+            raise RetryTask(exc.message, delay=RECONCILE_BUSY_DELAY_S) from None
         logger.info("reconcile skipped: {}", exc.message)
         return None
     except TransientError as exc:
@@ -182,7 +225,6 @@ def reconcile_tick() -> None:
     last = svc.state.get_meta("reconcile_started_at")
     if last is not None and time.time() - float(last) < minutes * 60 - 5:
         return
-    svc.state.set_meta("reconcile_started_at", str(time.time()))
     _reconcile(full=False)
 
 
@@ -193,14 +235,21 @@ def reconcile_incremental() -> dict[str, Any] | None:
 
 @huey.task(name="reconcile_full")
 def reconcile_full() -> dict[str, Any] | None:
-    return _reconcile(full=True)
+    return _reconcile(full=True, retry_if_busy=True)
 
 
 @huey.periodic_task(crontab(day_of_week="0", hour="4", minute="17"), name="reconcile_weekly")
 def reconcile_weekly() -> None:
     """Weekly full reconcile: drift, restored Plex, lost locks, unmatched files."""
     if services().config.reconcile_minutes > 0:
-        _reconcile(full=True)
+        reconcile_full()  # enqueued as its own task, so it can wait for a busy lease
+
+
+@huey.on_startup()
+def _start_background() -> None:
+    from plexsync.worker import start_background
+
+    start_background(services())
 
 
 TASKS_BY_NAME = {
@@ -251,7 +300,22 @@ def _dead_letter(signal: str, task: Any, exc: BaseException | None = None) -> No
     if scene_id is not None:
         svc.pending.drop(scene_id, task.id)
     with logger.contextualize(cid=kwargs.get("cid") or task.id[:12]):
-        logger.error("task {} for scene {} dead-lettered: {}", name, scene_id, message)
+        logger.error("task {} {} for scene {} dead-lettered: {}", name, task.id, scene_id, message)
+
+
+@huey.signal(SIGNAL_EXECUTING)
+def _bind_cid(signal: str, task: Any, *args: Any) -> None:
+    """Huey's own log lines about this task (e.g. its traceback) carry the event's cid."""
+    bind_thread_cid(_cid_of(task))
+
+
+@huey.signal(SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_RETRYING, SIGNAL_INTERRUPTED)
+def _unbind_cid(signal: str, task: Any, *args: Any) -> None:
+    bind_thread_cid(None)
+
+
+def _cid_of(task: Any) -> str:
+    return str((task.kwargs or {}).get("cid") or task.id[:12])
 
 
 @huey.signal(SIGNAL_INTERRUPTED)

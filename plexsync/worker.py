@@ -6,41 +6,17 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from loguru import logger
 
-from plexsync.config import load_config
-from plexsync.errors import ConfigError, PlexsyncError
+from plexsync.errors import PlexsyncError
+from plexsync.plugin_settings import with_plugin_settings
 from plexsync.services import Services
 
 HEARTBEAT_INTERVAL_S = 10.0
 ALERT_INTERVAL_S = 3600.0
-
-
-def with_plugin_settings(services: Services) -> Services:
-    """Merge the Stash plugin's settings (lowest precedence above defaults) when reachable."""
-    try:
-        settings = services.stash.plugin_settings("plexsync")
-    except PlexsyncError as exc:
-        logger.info("Stash plugin settings not read ({}); using env/config.toml", exc.message)
-        return services
-    if not settings:
-        return services
-    mapped = {_snake(k): v for k, v in settings.items()}
-    try:
-        config = load_config(plugin_settings=mapped)
-    except ConfigError as exc:
-        logger.error("ignoring Stash plugin settings: {}", exc.message)
-        return services
-    used = sorted(k for k, src in config.sources.items() if src == "stash plugin")
-    if used:
-        logger.info("using Stash plugin settings for: {}", ", ".join(used))
-    return Services(config)
-
-
-def _snake(name: str) -> str:
-    out = "".join("_" + c.lower() if c.isupper() else c for c in name)
-    return out.lstrip("_")
 
 
 class Heartbeat(threading.Thread):
@@ -76,23 +52,57 @@ class Heartbeat(threading.Thread):
         self.services.state.remove_worker(self.worker_id)
 
 
-def run_worker(services: Services, workers: int = 1) -> None:
-    """Run until SIGINT/SIGTERM; both stop intake and let in-flight tasks finish (grace)."""
+_start_lock = threading.Lock()
+_heartbeat: Heartbeat | None = None
+
+
+def start_background(services: Services) -> Heartbeat:
+    """Once per process, before tasks run: recover tasks lost to a crash, drop scene leases
+    a killed worker left behind, and start the heartbeat. Called by ``run_worker`` and by
+    the Huey start-up hook (so ``huey_consumer tasks.huey`` gets the same)."""
+    global _heartbeat
+    with _start_lock:
+        if _heartbeat is not None:
+            return _heartbeat
+        other = services.state.live_worker(exclude_self=True)
+        if other is not None:
+            # Only reachable through huey_consumer: recovering now could twin tasks that the
+            # other worker is running.
+            logger.error(
+                "another worker is running (pid {} on {}): skipping lost-task recovery",
+                other.pid,
+                other.host,
+            )
+        else:
+            services.db.conn().execute("delete from leases where name like 'scene:%'")
+            lost = services.pending.recover_lost(min_age_s=0)
+            if lost:
+                logger.warning(
+                    "re-queued {} scene(s) whose task was lost: {}", len(lost), lost[:20]
+                )
+        heartbeat = Heartbeat(services, uuid.uuid4().hex[:12])
+        heartbeat.beat()
+        heartbeat.start()
+        _heartbeat = heartbeat
+        return heartbeat
+
+
+def run_worker(
+    services: Services, workers: int = 1, overrides: Mapping[str, Any] | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM/SIGHUP; each stops intake and lets in-flight tasks finish."""
     from plexsync import tasks
 
-    live = services.state.live_worker()
+    live = services.state.live_worker(exclude_self=True)
     if live is not None:
         raise PlexsyncError(
             f"a worker is already running (pid {live.pid} on {live.host}); not starting another"
         )
-    services = with_plugin_settings(services)
+    config = with_plugin_settings(services.config, overrides)
+    if config is not services.config:
+        services = Services(config)
     tasks.configure(services)
-    lost = services.pending.recover_lost(min_age_s=0)
-    if lost:
-        logger.warning("re-queued {} scene(s) whose task was lost: {}", len(lost), lost[:20])
-    heartbeat = Heartbeat(services, uuid.uuid4().hex[:12])
-    heartbeat.beat()
-    heartbeat.start()
+    heartbeat = start_background(services)
     consumer = tasks.huey.create_consumer(
         workers=workers,
         worker_type="thread",
@@ -103,8 +113,10 @@ def run_worker(services: Services, workers: int = 1) -> None:
         max_delay=1.0,
         graceful_signal="TERM",
     )
-    # Both SIGTERM (docker stop, systemd) and SIGINT (Ctrl-C) stop gracefully.
+    # SIGTERM (docker stop, systemd) and SIGINT (Ctrl-C) stop gracefully; so does SIGHUP,
+    # which Huey would answer with an exec() restart that leaves our heartbeat row behind.
     consumer._signal_actions[signal.SIGINT] = (False, True)
+    consumer._signal_actions[signal.SIGHUP] = (False, True)
     logger.info(
         "worker started: {} thread(s), queue {}, Plex {}",
         workers,

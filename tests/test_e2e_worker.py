@@ -265,3 +265,20 @@ def test_burst_of_20_saves_is_one_plex_update_with_final_data(
         worker.stop()
     edits = [w for w in fake_plex.writes() if w.path.endswith("/all")]
     assert len(edits) == 1
+
+
+def test_sighup_stops_gracefully_and_a_restart_is_not_refused(
+    env: dict[str, str], fake_plex: FakePlex, fake_stash: FakeStash, tmp_path: Path
+) -> None:
+    [(scene_id, key)] = stage(fake_stash, fake_plex, 1)
+    worker = Worker(env, tmp_path / "w1.log").start()
+    wait_until(lambda: "worker started" in worker.log(), 20, "worker start")
+    assert worker.stop(signal.SIGHUP) == 0  # logrotate / systemctl reload
+    again = Worker(env, tmp_path / "w2.log").start()
+    try:
+        wait_until(lambda: "worker started" in again.log(), 20, "restart")
+        record_events(Path(env["PLEXSYNC_HOME"]), [scene_id])
+        wait_until(lambda: synced(fake_plex, fake_stash, scene_id, key), 30, "synced")
+    finally:
+        again.stop()
+    assert "already running" not in again.log()

@@ -12,6 +12,7 @@ import click
 
 from plexsync import __version__
 from plexsync.cli.app import App, friendly_errors, pass_app
+from plexsync.config import SECRET_KEYS, env_name
 
 __all__ = ["App", "cli", "main", "pass_app"]
 
@@ -48,7 +49,14 @@ def cli(ctx: click.Context, home: str | None, verbose: int, settings: tuple[str,
         key, sep, value = item.partition("=")
         if not sep:
             raise click.UsageError(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key.strip().lower()] = value
+        key = key.strip().lower()
+        if key in SECRET_KEYS:
+            # A flag shows in `ps` and shell history: secrets come from env or config.toml.
+            raise click.UsageError(
+                f"--set {key}: secrets are not accepted on the command line; "
+                f"use {env_name(key)} or {key} in config.toml"
+            )
+        overrides[key] = value
     if home:
         overrides["home"] = home
     ctx.obj = App(overrides=overrides, verbose=verbose)

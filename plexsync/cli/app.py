@@ -49,6 +49,14 @@ class App:
             self._services = Services(self.config)
         return self._services
 
+    def use_stash_plugin_settings(self) -> None:
+        """Merge the Stash plugin's settings, as the worker does (for commands that talk to
+        Plex, so they see the same configuration). Costs one GraphQL request."""
+        from plexsync.plugin_settings import with_plugin_settings
+
+        self._config = with_plugin_settings(self.config, self.overrides)
+        self._services = None
+
     def setup_logging(self, to_file: bool = True, stderr_level: str | None = None) -> None:
         """stderr shows warnings (INFO with -v, DEBUG with -vv) unless a command asks for
         more; the file under $PLEXSYNC_HOME/logs always gets INFO."""
@@ -82,4 +90,11 @@ def friendly_errors(verbose: bool = False) -> Iterator[None]:
         if verbose:
             logger.opt(exception=exc).info("traceback")
         click.echo(f"Error: {friendly_message(exc)}", err=True)
+        sys.exit(1)
+    except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+        raise
+    except Exception as exc:  # a bug: still one redacted line (the traceback with -v)
+        if verbose:
+            logger.opt(exception=exc).info("traceback")
+        click.echo(f"Error: unexpected {friendly_message(exc)} (run with -v for details)", err=True)
         sys.exit(1)

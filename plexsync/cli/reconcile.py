@@ -50,6 +50,7 @@ def summary_lines(report: dict[str, Any], dry_run: bool) -> list[str]:
 def reconcile(app: App, full: bool, dry_run: bool, as_json: bool, no_progress: bool) -> None:
     """Run reconciliation now and print its summary (exit 1 if any scene errored)."""
     app.setup_logging(to_file=not dry_run)
+    app.use_stash_plugin_settings()
     from plexsync.leases import RECONCILE, lease
     from plexsync.reconcile import run_reconcile
 

@@ -68,6 +68,8 @@ def sync(
     if sync_all == bool(scene_ids):
         raise click.UsageError("give SCENE_IDs or --all (not both)")
     app.setup_logging(to_file=not dry_run)
+    if dry_run:
+        app.use_stash_plugin_settings()
     services = app.services
     with progress_bar("Scenes", progress_enabled(no_progress) and sync_all) as update:
         ids: Iterable[int] = (

@@ -22,4 +22,4 @@ def worker(app: App, workers: int) -> None:
     app.setup_logging(stderr_level="INFO")  # a foreground service shows what it does
     from plexsync.worker import run_worker
 
-    run_worker(app.services, workers=workers)
+    run_worker(app.services, workers=workers, overrides=app.overrides)
