@@ -3,8 +3,12 @@
 Rules worth knowing (all decided here, nowhere else):
 - Title: an empty/whitespace Stash title means "leave Plex's title alone" (None).
 - Names (tags, performers, studios) are stripped; empty names are dropped; duplicates are
-  removed case-insensitively (``str.casefold``) keeping the first spelling Stash gives; the
-  result is sorted by (casefold, name) so the same scene always maps to the same tuple.
+  removed by ``tag_key`` keeping the first spelling Stash gives; the result is sorted by
+  (tag_key, name) so the same scene always maps to the same tuple.
+- ``tag_key`` (NFC + ``str.lower``) is THE identity of a tag name everywhere (mapping, diff,
+  reconcile): Plex's tags are library-wide objects matched case-insensitively, and Plex may
+  answer with another capitalisation than the one sent. ``lower`` rather than ``casefold``, so
+  "Straße" and "Strasse" stay two tags.
 - Dates: a full ``YYYY-MM-DD`` sets originallyAvailableAt and year; a partial Stash date
   (``YYYY`` or ``YYYY-MM``) sets the year only; anything else clears both.
 - Poster: the screenshot URL, never a preview video (``/preview``, ``/webp``, ``/stream``,
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -49,19 +54,29 @@ def desired_state(scene: Scene, ignore_tags: Iterable[str] = ()) -> DesiredState
     )
 
 
+def tag_key(name: str) -> str:
+    """The identity of a tag name as Plex matches it: NFC, lower-cased (not casefolded)."""
+    return unicodedata.normalize("NFC", name).lower()
+
+
+def tag_sort_key(name: str) -> tuple[str, str]:
+    """Deterministic order of tag names: by ``tag_key``, then by spelling."""
+    return tag_key(name), name
+
+
 def clean_names(names: Iterable[str], ignore: Iterable[str] = ()) -> tuple[str, ...]:
-    """Stripped, non-empty names minus ``ignore``, de-duplicated and sorted case-insensitively."""
-    ignored = {name.strip().casefold() for name in ignore}
+    """Stripped, non-empty names minus ``ignore``, de-duplicated by ``tag_key`` and sorted."""
+    ignored = {tag_key(name.strip()) for name in ignore}
     seen: set[str] = set()
     kept: list[str] = []
     for raw in names:
         name = _clean(raw)
-        key = name.casefold()
+        key = tag_key(name)
         if not name or key in ignored or key in seen:
             continue
         seen.add(key)
         kept.append(name)
-    return tuple(sorted(kept, key=lambda n: (n.casefold(), n)))
+    return tuple(sorted(kept, key=tag_sort_key))
 
 
 def managed_collections(studio: str, parent_studio: str) -> tuple[str, ...]:

@@ -4,6 +4,12 @@ Any of a scene's files may be the one Plex has. A file not in the index triggers
 incremental index refresh (rate-limited across tasks), then UnmatchedError. Two Plex
 items for one scene, or one item already claimed by another live scene, is reported as
 AmbiguousMatchError, never guessed.
+
+Stale rows: an incremental refresh only adds and updates rows, so an item Plex deleted and
+re-created at the same path (new ratingKey) leaves its old row behind: the scene then matches
+two items, or the one it matches is gone (404 on read). Both are permanent errors, so before
+failing the index is rebuilt in FULL once (``rebuild_index``; skipped when another task
+finished a full rebuild after this one read the stale rows) and the scene matched again.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from plexsync.model import Scene
 from plexsync.services import Services
 
 REFRESH_MIN_INTERVAL_S = 15.0
-_refresh_lock = threading.Lock()
+_refresh_lock = threading.RLock()
 _last_refresh = 0.0
+_last_full_rebuild = 0.0
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ def plex_keys(scene: Scene, services: Services) -> dict[str, str]:
 
 def refresh_index(services: Services, full: bool = False, force: bool = False) -> bool:
     """Refresh the path index unless another task did so moments ago. True if it ran."""
-    global _last_refresh
+    global _last_refresh, _last_full_rebuild
     with _refresh_lock:
         if not force and not full and time.monotonic() - _last_refresh < REFRESH_MIN_INTERVAL_S:
             return False
@@ -57,8 +64,20 @@ def refresh_index(services: Services, full: bool = False, force: bool = False) -
                 case_insensitive=services.config.path_case_insensitive,
             )
         _last_refresh = time.monotonic()
+        if stats.sections_incremental == 0:
+            _last_full_rebuild = _last_refresh
         logger.debug("path index refreshed: {}", stats)
         return True
+
+
+def rebuild_index(services: Services, seen_at: float) -> bool:
+    """Rebuild the index in full to drop stale rows read at ``seen_at`` (time.monotonic()),
+    unless a full rebuild finished after that (another task already dropped them)."""
+    with _refresh_lock:
+        if _last_full_rebuild > seen_at:
+            return False
+        logger.info("path index: stale rows (an item deleted or re-created in Plex): rebuilding")
+        return refresh_index(services, full=True, force=True)
 
 
 def _lookup(services: Services, keys: dict[str, str]) -> list[path_index.Match]:
@@ -66,6 +85,16 @@ def _lookup(services: Services, keys: dict[str, str]) -> list[path_index.Match]:
 
 
 def match_scene(services: Services, scene: Scene) -> Match:
+    """The one Plex item that has one of the scene's files (see the module docstring)."""
+    seen_at = time.monotonic()
+    try:
+        return _match_once(services, scene)
+    except AmbiguousMatchError:
+        rebuild_index(services, seen_at)
+    return _match_once(services, scene)
+
+
+def _match_once(services: Services, scene: Scene) -> Match:
     if not scene.files:
         raise UnmatchedError(f"scene {scene.id} has no file in Stash")
     keys = plex_keys(scene, services)

@@ -140,7 +140,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     """One transaction whatever the connection's isolation_level (joins an open one)."""
     own = not conn.in_transaction
     if own:
-        conn.execute("begin")
+        conn.execute("begin immediate")  # take the write lock now, not at the first write
     try:
         yield
     except BaseException:
@@ -226,6 +226,13 @@ def refresh_index(
             or bool(meta[2]) != case_insensitive
             or now - meta[0] > max_age_hours * 3600
         )
+        # Page Plex first, write after: a write transaction held across HTTP pages would
+        # block every other state.db writer (heartbeat, dead letters) for the whole listing.
+        if rebuild:
+            listed = list(client.iter_listing(sid))
+        else:
+            since = max(0, int(meta[1]) - INCREMENTAL_MARGIN_SECONDS)
+            listed = list(client.iter_listing(sid, updated_since=since))
         with _transaction(conn):
             if rebuild:
                 before = {
@@ -235,15 +242,13 @@ def refresh_index(
                     )
                 }  # fmt: skip
                 conn.execute("delete from plex_index_files where section_id = ?", (sid,))
-                newest, seen = _write_items(conn, sid, client.iter_listing(sid),
+                newest, seen = _write_items(conn, sid, listed,
                                             case_insensitive, False, stats)  # fmt: skip
                 stats.items_removed += len(before - seen)
                 stats.sections_full += 1
                 built_at, max_updated = now, newest
             else:
-                since = max(0, int(meta[1]) - INCREMENTAL_MARGIN_SECONDS)
-                items = client.iter_listing(sid, updated_since=since)
-                newest, _ = _write_items(conn, sid, items, case_insensitive, True, stats)
+                newest, _ = _write_items(conn, sid, listed, case_insensitive, True, stats)
                 stats.sections_incremental += 1
                 built_at, max_updated = meta[0], max(int(meta[1]), newest)
             conn.execute(

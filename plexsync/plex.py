@@ -3,7 +3,10 @@
 Request budget (checked by tests/test_plex_adapter.py):
 - `read_item()`: exactly one GET /library/metadata/{key}.
 - `apply()`: one edit PUT (if any params) [+ one PUT /:/rate] [+ one poster POST].
-- `iter_listing()`: one GET per 1,000 items.
+- `iter_listing()`: one GET per 1,000 items, in a stable order (``LISTING_SORT``): Plex's
+  default order is by title, so a title edited during a paged rebuild would move an item
+  across pages (skipped or listed twice). addedAt never changes on an edit; the ratingKey
+  (``id``, a sort plexapi knows Plex accepts) breaks ties between items added together.
 
 `requests` and `plexapi` are imported only when a client is built (`plexapi.server` only in
 `plex_server()`), so importing this module costs nothing at hook or CLI start-up.
@@ -42,6 +45,7 @@ __all__ = ["ListedItem", "PlexClient", "PlexSection", "ServerInfo", "classify"]
 LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
 CLIENT_IDENTIFIER = "plexsync"
 LISTING_PAGE_SIZE = 1000
+LISTING_SORT = "addedAt:asc,id:asc"
 
 
 class ServerInfo(NamedTuple):
@@ -223,7 +227,7 @@ class PlexClient:
     ) -> Iterator[ListedItem]:
         """Every movie of a section (ratingKey, updatedAt, part files), paged; optionally only
         those updated after `updated_since` (epoch seconds, Plex's `updatedAt>>=` filter)."""
-        params = {"type": "1"}
+        params = {"type": "1", "sort": LISTING_SORT}
         if updated_since is not None:
             params["updatedAt>>"] = str(int(updated_since))
         path = f"/library/sections/{quote(str(section_id), safe='')}/all"

@@ -12,8 +12,11 @@ What a listing row can show, and so what ``listing_drift`` compares:
 - tags (Genre, Role = actors, Collection): listings TRUNCATE tag lists, so only what a row
   shows is trusted: a listed tag that the scene does not want is drift, and a row with no tag
   of a kind while the scene wants some is drift. A missing tag next to others is invisible.
+  Names are compared by ``mapping.tag_key`` (Plex matches tags case-insensitively), and a
+  collection is ours as ``diff.split_collections`` decides.
 - locks (``<Field locked="1" name=...>``): compared only when the listing carries Field
-  elements at all; then every managed field must be locked.
+  elements at all; then every field in ``LOCKED_FIELDS`` must be locked. Plex reports no
+  ``year`` or ``actor`` lock (see diff.py), so those two are never asked for.
 - never visible in a listing: the poster (the thumb URL is no content hash).
 """
 
@@ -23,11 +26,10 @@ import hashlib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from plexsync.diff import ratings_equal
-from plexsync.mapping import is_managed_collection
+from plexsync.diff import ratings_equal, split_collections
+from plexsync.mapping import tag_key
 from plexsync.model import (
     ACTOR,
     COLLECTION,
@@ -39,18 +41,16 @@ from plexsync.model import (
     YEAR,
     DesiredState,
 )
+from plexsync.plex import LISTING_SORT, PlexClient
 from plexsync.plex_errors import classify
 from plexsync.plex_xml import ListedItem, parse_listing
-
-if TYPE_CHECKING:
-    from plexsync.plex import PlexClient
 
 PAGE_SIZE = 1000
 RATING = "userRating"
 FIELD = "Field"  # marker in ``carried``: the listing carries lock information
 SCALARS = (TITLE, SUMMARY, STUDIO, DATE, YEAR, RATING)
 TAG_KINDS = {"Genre": GENRE, "Role": ACTOR, "Collection": COLLECTION}
-LOCKED_FIELDS = (SUMMARY, STUDIO, DATE, YEAR, GENRE, ACTOR, COLLECTION)
+LOCKED_FIELDS = (SUMMARY, STUDIO, DATE, GENRE, COLLECTION)  # + title when the scene has one
 
 
 def text_digest(text: str) -> str:
@@ -125,7 +125,8 @@ def _int(text: str | None) -> int | None:
 class ListingTee:
     """A path-index ListingSource that keeps every row it pages through (by ratingKey).
 
-    Pages with ``PlexClient._request`` (raw GET, classified errors, configured timeouts).
+    Pages with ``PlexClient._request`` (raw GET, classified errors, configured timeouts), in
+    the same stable order as ``PlexClient.iter_listing`` (``plex.LISTING_SORT``).
     """
 
     def __init__(self, client: PlexClient, page_size: int = PAGE_SIZE) -> None:
@@ -138,7 +139,7 @@ class ListingTee:
     def iter_listing(
         self, section_id: str, *, updated_since: int | None = None, page_size: int = PAGE_SIZE
     ) -> Iterator[ListedItem]:
-        params = {"type": "1"}
+        params = {"type": "1", "sort": LISTING_SORT}
         if updated_since is not None:
             params["updatedAt>>"] = str(int(updated_since))
         path = f"/library/sections/{quote(str(section_id), safe='')}/all"
@@ -187,8 +188,8 @@ def listing_drift(desired: DesiredState, row: ListingRow, carried: set[str]) -> 
         if kind not in carried:
             continue
         listed = row.tags.get(kind, ())
-        ours = [n for n in listed if is_managed_collection(n)] if kind == COLLECTION else listed
-        if set(ours) - set(names) or (names and not listed):
+        ours = split_collections(listed, names)[0] if kind == COLLECTION else listed
+        if {tag_key(n) for n in ours} - {tag_key(n) for n in names} or (names and not listed):
             drift.append(kind)
     if FIELD in carried:
         required = set(LOCKED_FIELDS) | ({TITLE} if desired.title is not None else set())

@@ -2,20 +2,25 @@
 
 ``sync_scene`` is what the worker's task runs; ``plan_scene`` is the same path without the
 write, for ``plexsync sync --dry-run``.
+
+A 404 on reading the matched item means the path index held a stale row (the item was
+deleted, maybe re-created under a new ratingKey): the index is rebuilt in full once
+(``matching.rebuild_index``) and the scene matched and read again before failing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 
 from loguru import logger
 
 from plexsync.diff import compute_edit, describe_edit
-from plexsync.errors import AmbiguousMatchError, from_plex
+from plexsync.errors import AmbiguousMatchError, NotFoundError, UnmatchedError, from_plex
 from plexsync.mapping import desired_state
-from plexsync.matching import match_scene, other_claimant
-from plexsync.model import DesiredState, PlexEdit, Scene
+from plexsync.matching import Match, match_scene, other_claimant, rebuild_index
+from plexsync.model import DesiredState, PlexEdit, PlexItemState, Scene
 from plexsync.scene_schema import load_scene
 from plexsync.services import Services
 
@@ -54,10 +59,33 @@ def _poster(services: Services, desired: DesiredState) -> tuple[bytes | None, st
     return image, hashlib.sha256(image).hexdigest()
 
 
+def _claimed_match(services: Services, scene: Scene) -> Match:
+    match = match_scene(services, scene)
+    other = other_claimant(services, scene.id, match.rating_key)
+    if other is not None:
+        raise AmbiguousMatchError(
+            f"Plex item {match.rating_key} ({match.file}) is claimed by scenes {other} "
+            f"and {scene.id}"
+        )
+    return match
+
+
+def _match_and_read(services: Services, scene: Scene) -> tuple[Match, PlexItemState]:
+    seen_at = time.monotonic()
+    match = _claimed_match(services, scene)
+    try:
+        with from_plex():
+            return match, services.plex.read_item(match.rating_key, match.section_id)
+    except NotFoundError:
+        logger.info("scene {}: Plex item {} is gone", scene.id, match.rating_key)
+        rebuild_index(services, seen_at)
+    match = _claimed_match(services, scene)
+    with from_plex():
+        return match, services.plex.read_item(match.rating_key, match.section_id)
+
+
 def plan_scene(services: Services, scene_id: int, *, catch_unmatched: bool = True) -> SyncPlan:
     """Everything needed to sync one scene, computed without writing to Plex."""
-    from plexsync.errors import UnmatchedError
-
     plan = SyncPlan(scene_id)
     raw = services.stash.find_scene(scene_id)
     if raw is None:
@@ -66,21 +94,13 @@ def plan_scene(services: Services, scene_id: int, *, catch_unmatched: bool = Tru
     plan.scene = scene = load_scene(raw)
     plan.desired = desired = desired_state(scene, services.config.ignore_tags)
     try:
-        match = match_scene(services, scene)
+        match, current = _match_and_read(services, scene)
     except UnmatchedError as exc:
         if not catch_unmatched:
             raise
         plan.unmatched_reason = exc.message
         return plan
-    other = other_claimant(services, scene_id, match.rating_key)
-    if other is not None:
-        raise AmbiguousMatchError(
-            f"Plex item {match.rating_key} ({match.file}) is claimed by scenes {other} "
-            f"and {scene_id}"
-        )
     plan.rating_key, plan.section_id = match.rating_key, match.section_id
-    with from_plex():
-        current = services.plex.read_item(match.rating_key, match.section_id)
     plan.poster, poster_hash = _poster(services, desired)
     last_hash = services.state.poster_hash(match.rating_key)
     plan.edit = compute_edit(desired, current, poster_hash, last_hash)

@@ -4,13 +4,20 @@ Strict on purpose: a parameter Plex would not understand raises, so a typo in di
 tests instead of silently doing nothing. ``tag_mode`` models the two behaviours plexsync must
 not rely on: a sent tag list either replaces the item's list or is appended to it.
 ``removals_first`` models Plex applying ``tag-`` removals before or after the sent list.
-Tags are matched by exact name (see diff.py for the case-sensitivity decision).
+
+Like real Plex: tags are library-wide objects matched case-insensitively (NFC + lower case,
+defined here independently of plexsync): a sent tag whose key the library already knows takes
+the library's spelling (``library``: spellings held by other items; then the item's own
+tags), and a removal drops every tag with its key. ``year.locked`` / ``actor.locked`` are
+valid parameters that Plex ignores: those locks are never reported.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
+from collections.abc import Iterable
 from typing import Literal
 from urllib.parse import unquote
 
@@ -37,6 +44,7 @@ SCALAR_FIELDS = {
 }
 TAG_FIELDS = {GENRE: "genres", ACTOR: "actors", COLLECTION: "collections"}
 LOCKABLE = {*SCALAR_FIELDS, YEAR, *TAG_FIELDS, THUMB}
+UNREPORTED_LOCKS = {YEAR, ACTOR}
 
 _VALUE = re.compile(r"^(\w+)\.value$")
 _LOCKED = re.compile(r"^(\w+)\.locked$")
@@ -44,10 +52,20 @@ _TAG_ITEM = re.compile(r"^(\w+)\[(\d+)\]\.tag\.tag$")
 _TAG_REMOVE = re.compile(r"^(\w+)\[\]\.tag\.tag-$")
 
 
+def tag_key(name: str) -> str:
+    return unicodedata.normalize("NFC", name).lower()
+
+
 def apply_edit(
-    state: PlexItemState, edit: PlexEdit, tag_mode: TagMode, removals_first: bool = False
+    state: PlexItemState,
+    edit: PlexEdit,
+    tag_mode: TagMode,
+    removals_first: bool = False,
+    library: Iterable[str] = (),
 ) -> PlexItemState:
-    """The item as Plex would hold it after the edit PUT, the /:/rate call and the upload."""
+    """The item as Plex would hold it after the edit PUT, the /:/rate call and the upload.
+
+    ``library``: tag spellings other items of the library hold (for every tag kind)."""
     values: dict[str, object] = {}
     locks = set(state.locked)
     sent: dict[str, dict[int, str]] = {}
@@ -64,12 +82,17 @@ def apply_edit(
         else:
             raise ValueError(f"Plex does not understand edit parameter {key!r}")
     for name in set(sent) | set(removed):
+        existing = list(getattr(state, name))
+        spellings: dict[str, str] = {}
+        for known in [*library, *existing]:
+            spellings.setdefault(tag_key(known), known)
         values[name] = _apply_tags(
-            list(getattr(state, name)),
+            existing,
             _ordered(sent.get(name)),
             removed.get(name, []),
             tag_mode,
             removals_first,
+            spellings,
         )
     if edit.set_rating:
         values["user_rating"] = edit.rating
@@ -107,6 +130,8 @@ def _apply_lock(locks: set[str], name: str, raw: object) -> None:
         raise ValueError(f"unknown lockable field {name!r}")
     if raw not in (0, 1, "0", "1"):
         raise ValueError(f"bad lock value {raw!r}")
+    if name in UNREPORTED_LOCKS:
+        return
     if str(raw) == "1":
         locks.add(name)
     else:
@@ -133,13 +158,23 @@ def _apply_tags(
     removals: list[str],
     tag_mode: TagMode,
     removals_first: bool,
+    spellings: dict[str, str],
 ) -> tuple[str, ...]:
-    tags = list(dict.fromkeys(existing))
+    gone = {tag_key(tag) for tag in removals}
+    tags = _unique(existing)
     if removals_first:
-        tags = [tag for tag in tags if tag not in removals]
+        tags = [tag for tag in tags if tag_key(tag) not in gone]
     if sent is not None:
         base = [] if tag_mode == "replace" else tags
-        tags = list(dict.fromkeys([*base, *sent]))
+        tags = _unique([*base, *(spellings.get(tag_key(tag), tag) for tag in sent)])
     if not removals_first:
-        tags = [tag for tag in tags if tag not in removals]
+        tags = [tag for tag in tags if tag_key(tag) not in gone]
     return tuple(tags)
+
+
+def _unique(tags: Iterable[str]) -> list[str]:
+    """One tag per key (the first spelling), as an item holds them."""
+    out: dict[str, str] = {}
+    for tag in tags:
+        out.setdefault(tag_key(tag), tag)
+    return list(out.values())

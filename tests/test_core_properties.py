@@ -3,6 +3,9 @@
 For any scene and any current Plex item: applying compute_edit yields the desired state (managed
 fields equal and locked, user collections kept, empty-title scenes leave the title alone), and
 a second compute_edit on the result is EMPTY (an unchanged resync writes nothing).
+
+The model is real Plex's behaviour: tags matched case-insensitively with the library's
+spelling winning (so tag lists are compared by key), and no ``year``/``actor`` lock reported.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ from plexsync.model import (
     PlexItemState,
     Scene,
 )
-from tests.plex_model import apply_edit
+from tests.plex_model import apply_edit, tag_key
 
-LOCKABLE = [TITLE, SUMMARY, STUDIO, DATE, YEAR, GENRE, ACTOR, COLLECTION, THUMB]
-MANAGED_WITHOUT_TITLE = {SUMMARY, STUDIO, DATE, YEAR, GENRE, ACTOR, COLLECTION}
+# The locks real Plex reports (no year, no actor: see diff.py).
+LOCKABLE = [TITLE, SUMMARY, STUDIO, DATE, GENRE, COLLECTION, THUMB]
+LOCKED_WITHOUT_TITLE = {SUMMARY, STUDIO, DATE, GENRE, COLLECTION}
 # Names chosen to collide: case variants, padding, separators and characters that need encoding.
 TRICKY = [
     "Blonde", "blonde", "BLONDE", " Blonde ", "Sci-Fi", "sci-fi", "a,b", "R&B", "50%", "x=y",
@@ -72,13 +76,21 @@ current_states = st.builds(
     studio=names,
     originally_available_at=st.one_of(st.none(), st.dates().map(lambda d: d.isoformat())),
     year=st.one_of(st.none(), st.integers(1900, 2100)),
-    genres=st.lists(plex_names, unique=True, max_size=6).map(tuple),
-    actors=st.lists(plex_names, unique=True, max_size=6).map(tuple),
-    collections=st.lists(collections, unique=True, max_size=6).map(tuple),
+    # An item holds one tag per key (Plex matches tags case-insensitively).
+    genres=st.lists(plex_names, unique_by=tag_key, max_size=6).map(tuple),
+    actors=st.lists(plex_names, unique_by=tag_key, max_size=6).map(tuple),
+    collections=st.lists(collections, unique_by=tag_key, max_size=6).map(tuple),
     user_rating=st.one_of(st.none(), st.floats(0, 10, allow_nan=False)),
     locked=st.frozensets(st.sampled_from(LOCKABLE)),
 )
 hashes = st.one_of(st.none(), st.sampled_from(["h1", "h2"]))
+# Spellings other items of the library hold: Plex answers with these, whatever was sent.
+libraries = st.lists(st.one_of(plex_names, collections), max_size=6)
+
+
+def keys(names: object) -> set[str]:
+    assert isinstance(names, tuple | list | set | frozenset)
+    return {tag_key(name) for name in names}
 
 
 def assert_is_desired(result: PlexItemState, current: PlexItemState, desired: DesiredState) -> None:
@@ -91,14 +103,19 @@ def assert_is_desired(result: PlexItemState, current: PlexItemState, desired: De
     assert result.studio == desired.studio
     assert result.originally_available_at == desired.originally_available_at
     assert result.year == desired.year
-    assert set(result.genres) == set(desired.genres)
-    assert set(result.actors) == set(desired.actors)
-    managed = {c for c in result.collections if is_managed_collection(c)}
-    assert managed == set(desired.collections)
-    user_now = {c for c in result.collections if not is_managed_collection(c)}
-    assert user_now == {c for c in current.collections if not is_managed_collection(c)}
+    assert keys(result.genres) == keys(desired.genres)
+    assert keys(result.actors) == keys(desired.actors)
+    wanted = keys(desired.collections)
+
+    def ours(name: str) -> bool:
+        return is_managed_collection(name) or tag_key(name) in wanted
+
+    assert keys([c for c in result.collections if ours(c)]) == wanted
+    user_now = keys([c for c in result.collections if not ours(c)])
+    assert user_now == keys([c for c in current.collections if not ours(c)])
     assert ratings_equal(result.user_rating, desired.user_rating)
-    assert result.locked >= MANAGED_WITHOUT_TITLE
+    assert result.locked >= LOCKED_WITHOUT_TITLE
+    assert not {YEAR, ACTOR} & (result.locked - current.locked)  # Plex ignores those locks
 
 
 def assert_well_formed(edit: PlexEdit, desired: DesiredState) -> None:
@@ -118,6 +135,7 @@ def assert_well_formed(edit: PlexEdit, desired: DesiredState) -> None:
     poster_hash=hashes,
     last_hash=hashes,
     removals_first=st.booleans(),
+    library=libraries,
 )
 def test_one_edit_reaches_desired_state_and_resync_is_empty(
     scene: Scene,
@@ -126,13 +144,14 @@ def test_one_edit_reaches_desired_state_and_resync_is_empty(
     poster_hash: str | None,
     last_hash: str | None,
     removals_first: bool,
+    library: list[str],
 ) -> None:
     desired = desired_state(scene, ignore)
     edit = compute_edit(desired, current, poster_hash, last_hash)
     assert_well_formed(edit, desired)
     uploaded_hash = poster_hash if edit.upload_poster else last_hash
     for mode in ("append", "replace"):
-        result = apply_edit(current, edit, mode, removals_first)
+        result = apply_edit(current, edit, mode, removals_first, library)
         assert_is_desired(result, current, desired)
         if edit.upload_poster:
             assert THUMB in result.locked
@@ -147,38 +166,55 @@ def test_mapping_is_deterministic_and_clean(scene: Scene, ignore: list[str]) -> 
     desired = desired_state(scene, ignore)
     shuffled = dataclasses.replace(scene, tags=scene.tags[::-1], performers=scene.performers[::-1])
     reordered = desired_state(shuffled, ignore)
-    ignored = {name.strip().casefold() for name in ignore}
+    ignored = {tag_key(name.strip()) for name in ignore}
     for tags in (desired.genres, desired.actors):
-        keys = [tag.casefold() for tag in tags]
-        assert len(set(keys)) == len(keys)
+        assert len(keys(tags)) == len(tags)
         assert all(tag and tag == tag.strip() for tag in tags)
-    assert not ignored & {tag.casefold() for tag in desired.genres}
+    assert not ignored & keys(desired.genres)
     # Reordering Stash's lists may pick another spelling of a case-duplicate, never another set.
-    assert [t.casefold() for t in reordered.genres] == [t.casefold() for t in desired.genres]
-    assert [t.casefold() for t in reordered.actors] == [t.casefold() for t in desired.actors]
+    assert [tag_key(t) for t in reordered.genres] == [tag_key(t) for t in desired.genres]
+    assert [tag_key(t) for t in reordered.actors] == [tag_key(t) for t in desired.actors]
     assert desired_state(scene, ignore) == desired
 
 
+def recase(names: tuple[str, ...], cases: list[int]) -> tuple[str, ...]:
+    """Each name as is, upper- or lower-cased (cases[i] % 3): same keys, other spellings."""
+    styles = (str, str.upper, str.lower)
+    out = []
+    for i, name in enumerate(names):
+        other = styles[cases[i % len(cases)] % 3](name) if cases else name
+        out.append(other if tag_key(other) == tag_key(name) else name)  # "ß".upper() == "SS"
+    return tuple(out)
+
+
 @settings(max_examples=100, deadline=None)
-@given(current=current_states, poster_hash=hashes, last_hash=hashes)
+@given(
+    current=current_states,
+    poster_hash=hashes,
+    last_hash=hashes,
+    cases=st.lists(st.integers(0, 2), max_size=6),
+)
 def test_edit_is_empty_exactly_when_nothing_differs(
-    current: PlexItemState, poster_hash: str | None, last_hash: str | None
+    current: PlexItemState, poster_hash: str | None, last_hash: str | None, cases: list[int]
 ) -> None:
-    """A desired state copied from the item: only missing locks and the poster may differ."""
+    """A desired state copied from the item, tag names in another case: only missing REPORTED
+    locks and the poster may differ (never a lock-only year/actor write, no case-only edit)."""
     desired = DesiredState(
         title=current.title,
         summary=current.summary,
         studio=current.studio,
         originally_available_at=current.originally_available_at,
         year=current.year,
-        genres=current.genres,
-        actors=current.actors,
-        collections=tuple(c for c in current.collections if is_managed_collection(c)),
+        genres=recase(current.genres, cases),
+        actors=recase(current.actors, cases[::-1]),
+        collections=recase(
+            tuple(c for c in current.collections if is_managed_collection(c)), cases
+        ),
         user_rating=current.user_rating,
         poster_url=None,
     )
     edit = compute_edit(desired, current, poster_hash, last_hash)
-    missing_locks = {TITLE, *MANAGED_WITHOUT_TITLE} - current.locked
+    missing_locks = {TITLE, *LOCKED_WITHOUT_TITLE} - current.locked
     expected = {f"{name}.locked": 1 for name in missing_locks}
     new_poster = poster_hash is not None and (
         poster_hash != last_hash or THUMB not in current.locked

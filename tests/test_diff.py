@@ -12,8 +12,9 @@ from plexsync.mapping import desired_state
 from plexsync.model import DesiredState, PlexItemState, Scene
 from tests.plex_model import apply_edit
 
+# Every lock real Plex reports for a synced item: it never reports a year or actor lock.
 ALL_LOCKS = frozenset(
-    {"title", "summary", "studio", "originallyAvailableAt", "year", "genre", "actor", "collection"}
+    {"title", "summary", "studio", "originallyAvailableAt", "genre", "collection"}
 )
 SCENE = Scene(
     id=1,
@@ -98,6 +99,17 @@ def test_new_date_sends_date_and_year() -> None:
     assert "year: 2000 → 2022" in describe_edit(edit)
 
 
+def test_year_and_actor_locks_are_never_written_alone() -> None:
+    # Plex reports no year/actor lock: a lock-only write for them would repeat on every sync.
+    assert "year" not in ALL_LOCKS and "actor" not in ALL_LOCKS
+    assert compute_edit(DESIRED, synced(), None, None).empty
+    # With a value change they are still locked in the same PUT.
+    edit = compute_edit(DESIRED, synced(year=1999, actors=("Someone",)), None, None)
+    assert edit.params["year.value"] == "2022" and edit.params["year.locked"] == 1
+    assert edit.params["actor[0].tag.tag"] == "Jane Doe" and edit.params["actor.locked"] == 1
+    assert not any(change.field == "lock" for change in edit.changes)
+
+
 def test_matching_but_unlocked_field_gets_a_lock_only_edit() -> None:
     edit = compute_edit(DESIRED, synced(locked=ALL_LOCKS - {"summary", "genre"}), None, None)
     assert edit.params == {"summary.locked": 1, "genre.locked": 1}
@@ -128,14 +140,38 @@ def test_all_genres_removed_sends_only_removals() -> None:
     assert edit.params == {"genre[].tag.tag-": "Brunette,Outdoor", "genre.locked": 1}
 
 
-def test_case_only_rename_propagates() -> None:
-    desired = desired_state(dataclasses.replace(SCENE, tags=("brunette", "Outdoor")))
+def test_case_only_difference_is_converged_and_sends_nothing() -> None:
+    # Plex matches tags case-insensitively and may answer with its own spelling: converged.
+    desired = desired_state(
+        dataclasses.replace(SCENE, tags=("brunette", "OUTDOOR"), performers=("JANE DOE",))
+    )
+    assert compute_edit(desired, synced(), None, None).empty
+    spelled = synced(collections=("site: acme red", "STUDIO: ACME", "My Favourites"))
+    assert compute_edit(DESIRED, spelled, None, None).empty
+
+
+def test_real_change_next_to_a_case_difference_removes_only_the_unwanted_tag() -> None:
+    desired = desired_state(dataclasses.replace(SCENE, tags=("brunette", "Indoor")))
     edit = compute_edit(desired, synced(), None, None)
-    assert edit.params["genre[0].tag.tag"] == "brunette"
-    assert edit.params["genre[].tag.tag-"] == "Brunette"
+    assert edit.params["genre[].tag.tag-"] == "Outdoor"  # never "Brunette" (same key as sent)
+    assert describe_edit(edit) == ["genres: +Indoor -Outdoor"]
     for mode in ("append", "replace"):
-        after = apply_edit(synced(), edit, mode)
-        assert sorted(after.genres) == ["Outdoor", "brunette"]
+        for first in (False, True):
+            after = apply_edit(synced(), edit, mode, removals_first=first)
+            assert sorted(after.genres) == ["Brunette", "Indoor"]  # Plex keeps its spelling
+            assert compute_edit(desired, after, None, None).empty
+
+
+def test_user_collection_is_kept_in_plex_spelling_and_only_ours_removed() -> None:
+    desired = desired_state(dataclasses.replace(SCENE, parent_studio=None))
+    current = synced(collections=("Studio: Acme", "my favourites", "Site: Old"))
+    edit = compute_edit(desired, current, None, None)
+    sent = [v for k, v in edit.params.items() if k.startswith("collection[") and "-" not in k]
+    assert sent == ["Site: Acme Red", "my favourites"]
+    assert unquote(str(edit.params["collection[].tag.tag-"])).split(",") == [
+        "Site: Old",
+        "Studio: Acme",
+    ]
 
 
 def test_actor_change_uses_actor_field() -> None:

@@ -112,6 +112,64 @@ def test_edit_fields_tags_and_removals(
     assert len(fake_plex.writes()) == 1
 
 
+@pytest.mark.parametrize("plex_tag_mode", ["replace", "append"], indirect=True)
+def test_tags_are_library_wide_and_matched_case_insensitively(
+    fake_plex: FakePlex, movies: int, plex_tag_mode: str
+) -> None:
+    fake_plex.add_item(movies, title="First", genres=["Blonde"], actors=["ann"])
+    key = fake_plex.add_item(movies, title="B", genres=["Outdoor", "Stra\u00dfe"], actors=["Bo"])
+    assert fake_plex.item(key).genres == ["Outdoor", "Stra\u00dfe"]
+    removal = ",".join(quote(n, safe="") for n in ["OUTDOOR", "bo"])
+    connect(fake_plex).fetchItem(key).edit(**{
+        "genre[0].tag.tag": "BLONDE", "genre[1].tag.tag": "Strasse", "genre[2].tag.tag": "blonde",
+        "genre[].tag.tag-": removal, "actor[0].tag.tag": "ANN", "actor[].tag.tag-": "bo",
+    })  # fmt: skip
+    state = fake_plex.item(key)
+    # The library's spelling wins; one tag per key; removals match by key (not casefold).
+    expected = (
+        ["Blonde", "Strasse"] if plex_tag_mode == "replace" else ["Straße", "Blonde", "Strasse"]
+    )
+    assert state.genres == expected
+    assert state.actors == ["ann"]
+    xml = connect(fake_plex).fetchItem(key)
+    assert [g.tag for g in xml.genres] == expected
+
+
+def test_year_and_actor_locks_are_never_reported(fake_plex: FakePlex, movies: int) -> None:
+    key = fake_plex.add_item(movies, title="A", locked={"title", "year", "actor"})
+    movie = connect(fake_plex).fetchItem(key)
+    movie.edit(**{"year.value": 2020, "year.locked": 1, "actor.locked": 1, "genre.locked": 1})
+    fake_plex.edit_by_hand(key, lock=True, year=2021, actors=["X"])
+    state = fake_plex.item(key)
+    assert state.locked == {"title", "genre"} and state.year == 2021
+    fields = {f.name for f in connect(fake_plex).fetchItem(key).fields if f.locked}
+    assert fields == {"title", "genre"}
+
+
+def test_listing_is_in_title_order_unless_sorted(fake_plex: FakePlex, movies: int) -> None:
+    b = fake_plex.add_item(movies, title="banana")
+    fake_plex.advance_clock(5)
+    a = fake_plex.add_item(movies, title="Apple")
+    c = fake_plex.add_item(movies, title="cherry")
+
+    def listed(**params: object) -> list[int]:
+        answer = requests.get(
+            f"{fake_plex.url}/library/sections/{movies}/all",
+            params={"type": 1, **params},
+            headers={"X-Plex-Token": FAKE_PLEX_TOKEN},
+        )
+        if answer.status_code != 200:
+            return [answer.status_code]
+        return [int(v.get("ratingKey")) for v in ET.fromstring(answer.content)]
+
+    assert listed() == [a, b, c]
+    assert [i.ratingKey for i in connect(fake_plex).library.sectionByID(movies).all()] == [a, b, c]
+    assert listed(sort="addedAt") == listed(sort="addedAt:asc,id:asc") == [b, a, c]
+    assert listed(sort="movie.addedAt:desc,id:desc") == [c, a, b]
+    assert listed(sort="id:desc") == [c, a, b]
+    assert listed(sort="nonsense") == listed(sort="addedAt:sideways") == [400]
+
+
 def test_edit_without_id_is_refused(fake_plex: FakePlex, movies: int) -> None:
     key = fake_plex.add_item(movies, title="Untouched")
     plex = connect(fake_plex)

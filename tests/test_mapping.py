@@ -10,6 +10,7 @@ from plexsync.mapping import (
     is_managed_collection,
     parse_date,
     poster_url,
+    tag_key,
 )
 from plexsync.model import Scene
 
@@ -75,6 +76,15 @@ def test_first_spelling_wins_and_sort_is_deterministic() -> None:
     assert clean_names(["b", "B", "a"]) == ("a", "b")
     assert clean_names(["B", "b", "a"]) == ("a", "B")
     assert clean_names(["Ab", "aB"]) == clean_names(["Ab", "aB"]) == ("Ab",)
+
+
+def test_tag_key_is_nfc_lower_case_not_casefold() -> None:
+    assert tag_key("BLONDE") == tag_key("Blonde") == "blonde"
+    assert tag_key("Ame\u0301lie") == tag_key("AM\u00c9LIE")  # NFD and NFC, any case
+    assert tag_key("Straße") != tag_key("Strasse")  # casefold would merge them
+    assert clean_names(["Straße", "STRASSE", "strasse"]) == ("STRASSE", "Straße")
+    assert clean_names(["Ame\u0301lie", "am\u00e9lie"]) == ("Ame\u0301lie",)
+    assert clean_names(["Straße", "x"], ignore=["STRASSE"]) == ("Straße", "x")
 
 
 def test_actors_are_performer_names_deduplicated() -> None:

@@ -4,6 +4,7 @@ fake Plex over real HTTP."""
 from __future__ import annotations
 
 import sqlite3
+import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,3 +218,34 @@ def test_failed_refresh_keeps_the_previous_index(
     assert [r.status for r in fake_plex.reads()[-2:]] == [200, 503]
     assert len(indexed_items(conn)) == 1200
     assert lookup(conn, [path_key("/p/5.mp4")])
+
+
+def test_other_writers_are_not_blocked_while_plex_pages_slowly(
+    fake_plex: FakePlex, tmp_path: Path
+) -> None:
+    """The listing is read before the write transaction opens: a heartbeat or a dead letter
+    written meanwhile (busy timeout far shorter than the listing) goes through."""
+    import threading
+
+    section = fake_plex.add_section("Movies", locations=["/m"])
+    fake_plex.bulk_add(section, 30, "/m/{i}.mp4")
+    client = PlexClient(fake_plex.url, FAKE_PLEX_TOKEN, connect_timeout=2, read_timeout=5)
+    db = tmp_path / "state.db"
+    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    conn.execute("pragma journal_mode=wal")
+    conn.execute("create table other (x)")
+    fake_plex.slow_next(3, 1.2)  # slow listing: the old code held the write lock > 2 s
+    sections = client.movie_sections()
+    worker = threading.Thread(
+        target=lambda: refresh_index(conn, client, sections, full=True), daemon=True
+    )
+    worker.start()
+    other = sqlite3.connect(db, timeout=1.0, isolation_level=None)
+    writes = 0
+    while worker.is_alive():
+        other.execute("insert into other values (1)")  # raises "database is locked" if held
+        writes += 1
+        time.sleep(0.05)
+    worker.join()
+    assert writes > 0
+    assert len(lookup(conn, [path_key("/m/7.mp4")])) == 1

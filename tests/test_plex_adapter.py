@@ -188,6 +188,36 @@ def test_iter_listing_pages_and_filters(
     assert [i.rating_key for i in again] == [str(late)]
 
 
+@pytest.mark.parametrize("pager", ["client", "tee"])
+@pytest.mark.parametrize("sort", ["stable", "plex default (title)"])
+def test_titles_edited_mid_listing_skip_no_item(
+    fake_plex: FakePlex, client: PlexClient, movies: int, monkeypatch: pytest.MonkeyPatch,
+    pager: str, sort: str,
+) -> None:  # fmt: skip
+    """A sync renaming items while the index is paged must not move items across pages."""
+    from plexsync import plex
+    from plexsync.plex_listing import ListingTee
+
+    if sort != "stable":  # the hazard the stable sort removes: the fake pages by title too
+        monkeypatch.setattr(plex, "LISTING_SORT", "titleSort")
+        monkeypatch.setattr("plexsync.plex_listing.LISTING_SORT", "titleSort")
+    keys = [fake_plex.add_item(movies, title=f"T{i:02d}", files=[f"/m/{i}.mp4"]) for i in range(30)]
+    source = client if pager == "client" else ListingTee(client, page_size=10)
+    listing = iter(source.iter_listing(str(movies), page_size=10))
+    first_page = [next(listing) for _ in range(10)]
+    for key in keys[:10]:  # a sync edits the titles of items already listed
+        fake_plex.edit_by_hand(key, title=f"Z{key}")
+    seen = {item.rating_key for item in [*first_page, *listing]}
+    missing = {str(k) for k in keys} - seen
+    assert fake_plex.reads()[0].query.get("sort") == (
+        "addedAt:asc,id:asc" if sort == "stable" else "titleSort"
+    )
+    if sort == "stable":
+        assert missing == set()
+    else:
+        assert len(missing) == 10  # title order: the renamed items pushed ten others back
+
+
 # ------------------------------------------------------------------ writes
 
 
@@ -231,16 +261,10 @@ def test_apply_is_one_put_and_exact_in_both_tag_modes(
     # replace: the sent list wins; append: added to what was there. Removals apply in both.
     replace = fake_plex.library.tag_mode == "replace"
     assert state.collections == (["Site: Acme"] if replace else ["Mine", "Site: Acme"])
-    assert {
-        "title",
-        "summary",
-        "studio",
-        "year",
-        "thumb",
-        "genre",
-        "actor",
-        "collection",
-    } <= state.locked
+    assert {"title", "summary", "studio", "thumb", "genre", "collection"} <= state.locked
+    # year.locked / actor.locked are sent; Plex (and so the fake) never reports those locks.
+    assert writes[0].query["year.locked"] == writes[0].query["actor.locked"] == "1"
+    assert not {"year", "actor"} & state.locked
 
 
 def test_apply_rating_and_poster_only_when_asked(

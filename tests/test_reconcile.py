@@ -18,6 +18,7 @@ from plexsync.errors import AuthError, PermanentError, TransientError
 from plexsync.model import DesiredState
 from plexsync.plex_listing import listing_drift, parse_rows
 from plexsync.reconcile import (
+    OVERLAP,
     WATERMARK_KEY,
     newest_stamp,
     overlap_since,
@@ -163,19 +164,18 @@ def test_first_run_without_plex_walks_stash_alone(fake_stash: FakeStash) -> None
 
 def test_overlap_window_sees_a_scene_stamped_in_the_past(lib: Library) -> None:
     day = datetime.fromisoformat("2024-03-01T12:00:00+00:00")
-    ids = [lib.add(i, updated_at=(day + timedelta(hours=i)).isoformat()) for i in range(4)]
+    step = OVERLAP + timedelta(hours=1)  # each scene outside the previous one's overlap
+    ids = [lib.add(i, updated_at=(day + i * step).isoformat()) for i in range(4)]
     lib.sync_all()
     run_reconcile(lib.services)
     watermark = lib.services.state.get_meta(WATERMARK_KEY)
-    assert watermark == (day + timedelta(hours=3)).isoformat()
+    assert watermark == (day + 3 * step).isoformat()
     stamp = parse_stamp(watermark)
     assert stamp is not None
     # Stash's clock/zone put these edits before the watermark: one inside the overlap window.
+    lib.stash.edit_scene(ids[0], title="Inside", updated_at=(stamp - OVERLAP / 3).isoformat())
     lib.stash.edit_scene(
-        ids[0], title="Inside", updated_at=(stamp - timedelta(minutes=5)).isoformat()
-    )
-    lib.stash.edit_scene(
-        ids[1], title="Outside", updated_at=(stamp - timedelta(minutes=40)).isoformat()
+        ids[1], title="Outside", updated_at=(stamp - OVERLAP - timedelta(minutes=25)).isoformat()
     )
 
     report = run_reconcile(lib.services)
@@ -381,9 +381,16 @@ def test_lost_pending_tasks_are_re_enqueued(synced: Library) -> None:
 
 
 def test_overlap_since_keeps_the_offset_style() -> None:
-    assert overlap_since("2024-03-01T12:00:00+02:00") == "2024-03-01T11:45:00+02:00"
-    assert overlap_since("2024-03-01T00:05:00Z") == "2024-02-29T23:50:00Z"
-    assert overlap_since("2024-03-01T12:00:00.250+00:00") == "2024-03-01T11:45:00.250000+00:00"
+    def minus(text: str) -> str:
+        return (datetime.fromisoformat(text) - OVERLAP).isoformat()
+
+    assert timedelta(hours=1) < OVERLAP  # more than a DST shift
+    assert overlap_since("2024-03-01T12:00:00+02:00") == minus("2024-03-01T12:00:00+02:00")
+    assert overlap_since("2024-03-01T00:05:00Z") == minus("2024-03-01T00:05:00+00:00").replace(
+        "+00:00", "Z"
+    )
+    assert overlap_since("2024-03-01T12:00:00.250+00:00") == minus("2024-03-01T12:00:00.250+00:00")
+    assert minus("2024-03-01T12:00:00.250+00:00").endswith(":00.250000+00:00")
     assert overlap_since("not a time") is None
     assert newest_stamp(["2024-03-01T12:00:00+02:00", "2024-03-01T11:00:00Z", "junk"]) == (
         "2024-03-01T11:00:00Z"
@@ -433,3 +440,43 @@ def test_listing_rows_compare_what_a_real_listing_shows() -> None:
     assert listing_drift(DESIRED, partial, no_locks) == []
     changed = DesiredState(**{**DESIRED.__dict__, "summary": "T", "user_rating": None})
     assert listing_drift(changed, full, page.carried) == ["summary", "userRating"]
+
+
+REAL_PLEX_ROW = b"""<?xml version="1.0" encoding="UTF-8"?>
+<MediaContainer size="1" totalSize="1" offset="0">
+ <Video ratingKey="11" title="Scene 1" summary="S" studio="Site A" year="2023"
+        originallyAvailableAt="2023-01-02" userRating="8.0" updatedAt="5">
+  <Media><Part file="/m/a.mp4"/></Media>
+  <Genre tag="ALPHA"/><Genre tag="beta"/><Role tag="p"/>
+  <Collection tag="site: site a"/><Collection tag="Favourites"/>
+  <Field locked="1" name="title"/><Field locked="1" name="summary"/>
+  <Field locked="1" name="studio"/><Field locked="1" name="originallyAvailableAt"/>
+  <Field locked="1" name="genre"/><Field locked="1" name="collection"/>
+ </Video>
+</MediaContainer>"""
+
+
+def test_listing_of_a_synced_item_as_real_plex_shows_it_is_no_drift() -> None:
+    """No year/actor lock (Plex never reports them) and Plex's own tag spellings: no drift."""
+    page = parse_rows(REAL_PLEX_ROW)
+    (row,) = page.rows
+    assert listing_drift(DESIRED, row, page.carried) == []
+    unlocked = parse_rows(REAL_PLEX_ROW.replace(b'<Field locked="1" name="genre"/>', b""))
+    assert listing_drift(DESIRED, unlocked.rows[0], unlocked.carried) == ["lock:genre"]
+    other = DesiredState(**{**DESIRED.__dict__, "genres": ("Alpha",), "actors": ("Q",)})
+    assert listing_drift(other, row, page.carried) == ["genre", "actor"]  # beta, p: not ours
+
+
+def test_tags_spelled_otherwise_by_plex_converge_and_reconcile_finds_no_drift(
+    lib: Library,
+) -> None:
+    lib.plex.add_item(lib.section, title="elsewhere", genres=["ALPHA", "beta"], actors=["p 1"])
+    scene_id = lib.add(1, performers=["P 1"])
+    lib.sync_all()
+    item = lib.plex.item(lib.pairs[scene_id])
+    assert sorted(item.genres) == ["ALPHA", "Gamma", "Tag 1", "beta"] and item.actors == ["p 1"]
+    lib.plex.clear_log()
+    assert sync.sync_scene(lib.services, scene_id) == "unchanged"
+    report = run_reconcile(lib.services, full=True)
+    assert report["enqueued"] == 0, report
+    assert lib.pending() == {} and lib.plex.writes() == []

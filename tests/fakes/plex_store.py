@@ -2,12 +2,22 @@
 
 Pure data and rendering, no sockets: `tests/fakes/plex.py` serves it over HTTP. All methods
 expect the caller (FakePlex) to hold its lock.
+
+Behaviours of real Plex that the fake reproduces on purpose:
+- Tags (genres, actors, collections) are library-wide objects matched case-insensitively
+  (NFC + lower case): the first spelling the library saw wins, so adding "blonde" where
+  "Blonde" exists gives the item "Blonde", and a removal of "BLONDE" drops it.
+- Plex reports no ``year`` or ``actor`` lock (the year follows the originallyAvailableAt lock):
+  ``year.locked`` / ``actor.locked`` are accepted and ignored, never stored nor rendered.
+- Listings are in title order unless ``sort=`` asks otherwise (addedAt, id, title, titleSort,
+  updatedAt; ``field:asc|desc``, comma-separated, optionally ``movie.``-prefixed).
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -23,6 +33,19 @@ VALUE_FIELDS = {
     "year": "year",
 }
 LISTING_GENRES = 2  # real Plex truncates tag lists in listings; so does the fake
+UNREPORTED_LOCKS = frozenset({"year", "actor"})  # Plex never reports these locks
+SORT_FIELDS = {
+    "addedAt": lambda item: item.added_at,
+    "id": lambda item: item.rating_key,
+    "title": lambda item: item.title.casefold(),
+    "titleSort": lambda item: item.title.casefold(),
+    "updatedAt": lambda item: item.updated_at,
+}
+
+
+def tag_key(name: str) -> str:
+    """How the fake (like Plex) matches tag names: NFC, lower case."""
+    return unicodedata.normalize("NFC", name).lower()
 
 
 class FakePlexError(Exception):
@@ -88,7 +111,7 @@ class PlexLibrary:
         self.tag_mode = tag_mode
         self.sections: dict[int, FakeSection] = {}
         self.items: dict[int, FakeItem] = {}
-        self._tag_ids: dict[tuple[str, str], int] = {}
+        self._tags: dict[tuple[str, str], tuple[int, str]] = {}  # (kind, key) -> (id, spelling)
         self._next_key = 1000
         self._next_part = 1
 
@@ -139,7 +162,7 @@ class PlexLibrary:
         if lock:
             names = {k for k, v in VALUE_FIELDS.items() if v in fields}
             names |= {k for k, v in TAG_FIELDS.items() if v in fields}
-            item.locked |= names
+            item.locked |= names - UNREPORTED_LOCKS
         item.updated_at = self.clock()
 
     def remove_item(self, rating_key: int) -> None:
@@ -155,14 +178,35 @@ class PlexLibrary:
         except KeyError:
             raise FakePlexError(404, f"no item {rating_key}") from None
 
-    @staticmethod
-    def _set_fields(item: FakeItem, fields: Mapping[str, object]) -> None:
+    def _set_fields(self, item: FakeItem, fields: Mapping[str, object]) -> None:
+        kinds = {attr: kind for kind, attr in TAG_FIELDS.items()}
         for name, value in fields.items():
             if not hasattr(item, name) or name in ("rating_key", "section_id"):
                 raise TypeError(f"FakeItem has no field {name!r}")
             if isinstance(value, (list, tuple, set, frozenset)):
-                value = set(value) if name == "locked" else list(value)
+                if name == "locked":
+                    value = set(value) - UNREPORTED_LOCKS
+                elif name in kinds:
+                    value = self._item_tags(kinds[name], [], value)
+                else:
+                    value = list(value)
             setattr(item, name, value)
+
+    def _spelling(self, kind: str, name: str) -> str:
+        """The library's spelling of a tag (registering ``name`` when the key is new)."""
+        key = (kind, tag_key(name))
+        if key not in self._tags:
+            self._tags[key] = (len(self._tags) + 1, name)
+        return self._tags[key][1]
+
+    def _item_tags(self, kind: str, base: list[str], added: Iterable[str]) -> list[str]:
+        """``base`` plus ``added`` in the library's spellings, one tag per key."""
+        out: dict[str, str] = {}
+        for name in base:
+            out.setdefault(tag_key(name), name)
+        for name in added:
+            out.setdefault(tag_key(name), self._spelling(kind, name))
+        return list(out.values())
 
     # ------------------------------------------------------------ edits (HTTP)
 
@@ -186,7 +230,8 @@ class PlexLibrary:
         for key, value in query:
             name, _, rest = key.partition(".")
             if rest == "locked":
-                (item.locked.add if value == "1" else item.locked.discard)(name)
+                if name not in UNREPORTED_LOCKS:
+                    (item.locked.add if value == "1" else item.locked.discard)(name)
             elif rest == "value" and name in VALUE_FIELDS:
                 self._set_value(item, name, value)
             elif rest == "tag.tag" and name.endswith("]") and "[" in name:
@@ -199,12 +244,12 @@ class PlexLibrary:
         for tag in set(added) | set(removed):
             attr = TAG_FIELDS[tag]
             current: list[str] = getattr(item, attr)
-            sent = [v for _, v in sorted(added.get(tag, []))]
             if tag in added:
+                sent = [v for _, v in sorted(added[tag])]
                 base = current if self.tag_mode == "append" else []
-                current = base + [v for v in sent if v not in base]
-            current = [v for v in current if v not in removed.get(tag, [])]
-            setattr(item, attr, list(dict.fromkeys(current)))
+                current = self._item_tags(tag, base, sent)
+            gone = {tag_key(name) for name in removed.get(tag, [])}
+            setattr(item, attr, [v for v in current if tag_key(v) not in gone])
 
     @staticmethod
     def _set_value(item: FakeItem, name: str, value: str) -> None:
@@ -242,7 +287,8 @@ class PlexLibrary:
     # ------------------------------------------------------------ XML
 
     def tag_id(self, kind: str, name: str) -> int:
-        return self._tag_ids.setdefault((kind, name), len(self._tag_ids) + 1)
+        self._spelling(kind, name)
+        return self._tags[(kind, tag_key(name))][0]
 
     def _media_xml(self, item: FakeItem) -> str:
         out = []
@@ -300,7 +346,7 @@ class PlexLibrary:
         section = self.sections.get(section_id)
         if section is None:
             raise FakePlexError(404, f"no section {section_id}")
-        keys = section.item_keys
+        keys = self._sorted(section.item_keys, params.get("sort", ""))
         if params.get("type", "1") != "1":
             keys = []
         for attr, param in (("updated_at", "updatedAt>>"), ("added_at", "addedAt>>")):
@@ -320,6 +366,18 @@ class PlexLibrary:
             librarySectionID=section.id, librarySectionTitle=section.title,
             viewGroup="movie", identifier="com.plexapp.plugins.library",
         )  # fmt: skip
+
+    def _sorted(self, keys: list[int], sort: str) -> list[int]:
+        """Keys in ``sort`` order; Plex's default is by title (ties: by ratingKey)."""
+        order = [part.strip() for part in sort.split(",") if part.strip()] or ["titleSort"]
+        out = sorted(keys)
+        for part in reversed(order):
+            field_name, _, direction = part.removeprefix("movie.").partition(":")
+            if field_name not in SORT_FIELDS or direction not in ("", "asc", "desc"):
+                raise FakePlexError(400, f"bad sort {part!r}")
+            by = SORT_FIELDS[field_name]
+            out.sort(key=lambda k: by(self.items[k]), reverse=direction == "desc")
+        return out
 
     def sections_xml(self) -> bytes:
         dirs = []
