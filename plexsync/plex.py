@@ -160,8 +160,14 @@ class PlexClient:
         context = f"{method} {path.split('?', 1)[0]}"
         self._local.retry_after = None
         try:
+            # Redirects are not followed: the X-Plex-Token header would go along.
             response = self.session.request(
-                method, self.base_url + path, params=params, headers=headers, data=data
+                method,
+                self.base_url + path,
+                params=params,
+                headers=headers,
+                data=data,
+                allow_redirects=False,
             )
         except Exception as exc:
             raise self.classify(exc, context) from None
