@@ -51,8 +51,12 @@ PENDING_DDL = (
 )
 
 
-def connect(db_path: str) -> sqlite3.Connection:
-    """Open the queue DB (created 0600, WAL, busy timeout) with the tables in place."""
+def connect(db_path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """Open the queue DB (created 0600, WAL, busy timeout) with the tables in place.
+
+    ``busy_timeout_ms`` bounds every wait for another process's lock on this connection
+    (the Stash hook passes a shorter one than the worker: a Stash save waits for it).
+    """
     if not os.path.exists(db_path):
         os.makedirs(os.path.dirname(db_path) or ".", mode=0o700, exist_ok=True)
         # O_EXCL: never open (and close) a file SQLite may hold locks on. No contextlib
@@ -61,15 +65,16 @@ def connect(db_path: str) -> sqlite3.Connection:
             os.close(os.open(db_path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
         except FileExistsError:
             pass
-    conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    conn.execute(f"pragma busy_timeout={BUSY_TIMEOUT_MS}")
+    timeout = busy_timeout_ms / 1000
+    conn = sqlite3.connect(db_path, timeout=timeout, isolation_level=None)
+    conn.execute(f"pragma busy_timeout={int(busy_timeout_ms)}")
     mode = conn.execute("pragma journal_mode").fetchone()[0]
     if mode != "wal":
-        _retry_locked(lambda: conn.execute("pragma journal_mode=wal"))
+        _retry_locked(lambda: conn.execute("pragma journal_mode=wal"), timeout)
     conn.execute("pragma synchronous=FULL")
     cur = conn.execute("select count(*) from sqlite_master where name in ('task','pending')")
     if cur.fetchone()[0] < 2:
-        _retry_locked(lambda: _create_tables(conn))
+        _retry_locked(lambda: _create_tables(conn), timeout)
     return conn
 
 

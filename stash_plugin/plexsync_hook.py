@@ -3,8 +3,9 @@
 Stash runs ``python {pluginDir}/plexsync_hook.py`` and writes one JSON document to stdin.
 
 - A hook (``args.hookContext``) records the scene event in ``$PLEXSYNC_HOME/queue.db``
-  (one fsync'd SQLite transaction, see ``plexsync.enqueue``) and exits. Standard library
-  only, no network: the user's save in Stash waits for this process.
+  (one fsync'd SQLite transaction, see ``plexsync.enqueue``), warns in Stash's log when no
+  worker has a fresh heartbeat in ``state.db``, and exits. Standard library only, no
+  network: the user's save in Stash waits for this process.
 - A task (``args.mode``) is dispatched to ``plexsync_tasks.TASK_MODES`` (imported only then:
   this file stays small because Stash's Python compiles it on every run).
 
@@ -30,12 +31,24 @@ if TYPE_CHECKING:  # typing costs hook latency at run time
     from collections.abc import Mapping
     from typing import BinaryIO
 
-PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+# realpath: a symlinked stash_plugin/ (plugins/plexsync -> /opt/plexsync/stash_plugin) must
+# still find the repository the link points into.
+PLUGIN_DIR = os.path.dirname(os.path.realpath(__file__))
 REPO_DIR = os.path.dirname(PLUGIN_DIR)  # the repository: the plexsync package is in it
 if sys.path[:1] != [REPO_DIR]:
     sys.path.insert(0, REPO_DIR)
 
-MAX_INPUT_BYTES = 1 << 20
+# Stash passes the whole SceneUpdateInput, cover_image included (base64, often MBs).
+MAX_INPUT_BYTES = 64 << 20
+READ_CHUNK_BYTES = 1 << 20
+# A Stash save waits for the hook: wait at most this long for a lock on queue.db (the worker
+# waits 30 s).
+HOOK_BUSY_TIMEOUT_MS = 10000
+HEARTBEAT_STALE_S = 60.0
+NO_WORKER_WARNING = (
+    "plexsync: no worker is running: events are queued but not synced; "
+    'run the plugin task "Start worker"'
+)
 MAX_SCENE_ID = (1 << 63) - 1
 MAX_LOG_CHARS = 4000
 HOOK_TRIGGERS = ("Scene.Create.Post", "Scene.Update.Post", "Scene.Destroy.Post")
@@ -93,6 +106,10 @@ def parse_json(text: str) -> object:
         value, end = _make_scanner(_DecoderContext)(text, start)  # type: ignore[arg-type]
     except StopIteration as exc:
         raise ValueError(f"Expecting value: char {exc.value}") from None
+    except SystemError:  # CPython < 3.12 raises its JSONDecodeError only once json.decoder
+        import json  # is imported; without it: SystemError. json.loads gives the real error.
+
+        return json.loads(text)
     if text[end:].strip(whitespace):
         raise ValueError(f"Extra data: char {end}")
     return value
@@ -121,9 +138,10 @@ def default_home(environ: Mapping[str, str] | None = None) -> str:
 
 
 def plexsync_home(environ: Mapping[str, str] | None = None) -> str:
+    """The absolute state directory (a relative PLEXSYNC_HOME is taken from the cwd)."""
     env = os.environ if environ is None else environ
     value = env.get("PLEXSYNC_HOME")
-    return os.path.expanduser(value) if value else default_home(env)
+    return os.path.abspath(os.path.expanduser(value) if value else default_home(env))
 
 
 def ensure_private_dir(path: str) -> None:
@@ -138,10 +156,29 @@ def ensure_private_dir(path: str) -> None:
 # ------------------------------------------------------------------ input
 
 
+def read_all(stream: BinaryIO, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """stdin up to EOF; over ``limit`` bytes the rest is read and dropped, then HookError.
+
+    Always reads to EOF, so Stash never blocks writing into a pipe nobody reads.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = stream.read(READ_CHUNK_BYTES)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        elif chunks:
+            chunks.clear()  # over the cap: keep draining, hold nothing
+    if size > limit:
+        raise HookError(f"input larger than {limit} bytes")
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def read_payload(stream: BinaryIO) -> dict[str, object]:
-    data = stream.read(MAX_INPUT_BYTES + 1)
-    if len(data) > MAX_INPUT_BYTES:
-        raise HookError(f"input larger than {MAX_INPUT_BYTES} bytes")
+    data = read_all(stream)
     if not data.strip():
         raise HookError("empty input: expected one JSON document on stdin")
     try:
@@ -172,6 +209,94 @@ def parse_hook_context(context: object) -> tuple[int, str]:
     return scene_id, str(trigger)
 
 
+# ------------------------------------------------------------------ worker heartbeat
+
+
+def this_host() -> str:
+    """socket.gethostname() without importing socket (it imports enum: hook latency)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
+def pid_running(pid: int) -> bool:
+    """Whether pid is a live process here (a zombie is not; on Windows: assume it is)."""
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would TerminateProcess on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:  # Linux: an exited child its parent has not reaped yet still answers kill(0)
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2][1:2] != b"Z"
+    except OSError:
+        return True
+
+
+def sqlite_readonly_uri(path: str) -> str:
+    """A ``file:`` URI opening path read-only (no pathlib: it costs hook latency)."""
+    path = path.replace("\\", "/")
+    if not path.startswith("/"):
+        path = "/" + path  # Windows drive letter
+    for char, escaped in (("%", "%25"), ("?", "%3f"), ("#", "%23")):
+        path = path.replace(char, escaped)
+    return f"file:{path}?mode=ro"
+
+
+def live_worker_row(home: str, now: float | None = None) -> tuple[int, str, float] | None:
+    """(pid, host, heartbeat_at) of a worker with a heartbeat under 60 s old, or None.
+
+    Reads ``state.db``'s ``worker`` table read-only; a worker on this host must also still
+    be running. Raises sqlite3.Error when state.db cannot be read (locked, corrupt).
+    """
+    import sqlite3
+    import time
+
+    path = os.path.join(home, "state.db")
+    if not os.path.exists(path):
+        return None
+    now = time.time() if now is None else now
+    conn = sqlite3.connect(sqlite_readonly_uri(path), uri=True, timeout=1.0)
+    try:
+        rows = conn.execute(
+            "select pid, host, heartbeat_at from worker where heartbeat_at >= ? "
+            "order by heartbeat_at desc",
+            (now - HEARTBEAT_STALE_S,),
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None  # state.db of a CLI command: no worker ever started here
+        raise
+    finally:
+        conn.close()
+    host_here = this_host()
+    for pid, host, heartbeat_at in rows:
+        if host == host_here and not pid_running(int(pid)):
+            continue
+        return int(pid), str(host), float(heartbeat_at)
+    return None
+
+
+def warn_without_worker(home: str) -> None:
+    """The Stash log warning after a hook when no worker will pick the event up."""
+    import sqlite3
+
+    try:
+        alive = live_worker_row(home) is not None
+    except (sqlite3.Error, OSError, ValueError, TypeError) as exc:
+        log("d", f"plexsync: worker heartbeat not checked: {one_line(exc, 200)}")
+        return
+    if not alive:
+        log("w", NO_WORKER_WARNING)
+
+
 # ------------------------------------------------------------------ the hook
 
 
@@ -184,7 +309,7 @@ def handle_hook(context: object) -> str:
     home = plexsync_home()
     ensure_private_dir(home)
     try:
-        conn = connect(os.path.join(home, "queue.db"))
+        conn = connect(os.path.join(home, "queue.db"), HOOK_BUSY_TIMEOUT_MS)
         try:
             task_id, cid, coalesced = record_event(conn, scene_id, trigger)
         finally:
@@ -194,6 +319,7 @@ def handle_hook(context: object) -> str:
     verb = "coalesced" if coalesced else "queued"
     message = f"{verb} scene {scene_id} ({trigger}) task {task_id} cid {cid}"
     log("d", f"plexsync: {message}")
+    warn_without_worker(home)
     return message
 
 

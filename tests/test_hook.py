@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import importlib
 import io
 import json
 import os
 import re
+import socket
 import sqlite3
 import stat
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +28,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plexsync.config import load_config
-from plexsync.enqueue import SYNC_TASK_NAME, task_data
+from plexsync.db import Database
+from plexsync.enqueue import BUSY_TIMEOUT_MS, SYNC_TASK_NAME, connect, task_data
 from plexsync.queue import JsonSerializer, build_huey
+from plexsync.state import StateStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = REPO_ROOT / "stash_plugin"
@@ -100,13 +105,20 @@ class HookRun:
         return parsed
 
 
-def start_hook(home: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def start_hook(  # type: ignore[no-untyped-def]
+    home: Path,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    command: list[str] | None = None,
+    cwd: Path | None = None,
+):
     return subprocess.Popen(
-        [sys.executable, str(HOOK), *args],
+        command or [sys.executable, str(HOOK), *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env or hook_env(home),
+        cwd=cwd,
     )
 
 
@@ -143,6 +155,27 @@ def pending_rows(home: Path) -> dict[int, dict[str, Any]]:
         if not conn.execute("select 1 from sqlite_master where name='pending'").fetchone():
             return {}
         return {r["scene_id"]: dict(r) for r in conn.execute("select * from pending")}
+
+
+def feed_all(proc: subprocess.Popen[bytes], data: bytes, timeout: float = 60) -> HookRun:
+    """Write every byte to the hook's stdin (BrokenPipeError if it stops reading), then wait."""
+    assert proc.stdin is not None
+    proc.stdin.write(data)  # the hook writes only a few lines before EOF: no deadlock
+    proc.stdin.close()
+    proc.stdin = None
+    return finish(proc, timeout=timeout)
+
+
+def heartbeat_store(home: Path) -> StateStore:
+    """state.db as the worker creates it (plexsync.db schema, WAL)."""
+    home.mkdir(mode=0o700, exist_ok=True)
+    return StateStore(Database(home / "state.db"))
+
+
+NO_WORKER_LINE = (
+    "\x01w\x02plexsync: no worker is running: events are queued but not synced; "
+    'run the plugin task "Start worker"'
+)
 
 
 def assert_log_lines(stderr: str) -> None:
@@ -239,11 +272,6 @@ def test_hook_task_name_is_the_one_the_worker_registers(home: Path) -> None:
 # ------------------------------------------------------------------ bad input
 
 
-def oversized() -> bytes:
-    payload = hook_payload(12, "Scene.Update.Post", {"details": "x" * (1 << 20)})
-    return json.dumps(payload).encode()
-
-
 MALFORMED: dict[str, bytes | dict[str, Any] | list[Any]] = {
     "not-json": b"{this is not json",
     "empty": b"",
@@ -265,7 +293,6 @@ MALFORMED: dict[str, bytes | dict[str, Any] | list[Any]] = {
     "type-missing": {"args": {"hookContext": {"id": 12, "input": None}}},
     "input-string": hook_payload(12, "Scene.Update.Post", "title=x"),
     "unknown-mode": {"args": {"mode": "format_disk"}},
-    "oversized": oversized(),
     "trailing-data": json.dumps(hook_payload(12)).encode() + b" {}",
     "not-utf8": json.dumps(hook_payload(12, "Scene.Update.Post", {"t": "x"}))
     .encode()
@@ -281,10 +308,85 @@ def test_bad_input_is_an_error_and_queues_nothing(home: Path, name: str) -> None
     assert set(run.result) == {"error"}
     error = run.result["error"]
     assert error and "\n" not in error and "Traceback" not in error
+    assert not error.startswith("internal error"), error
     assert_log_lines(run.stderr)
     assert "\x01e\x02" in run.stderr
     assert task_rows(home) == []
     assert pending_rows(home) == {}
+
+
+# ------------------------------------------------------------------ big inputs, stdin drained
+
+
+def cover_image_payload(scene_id: int, image_bytes: int) -> bytes:
+    """A real SceneUpdateInput save with a new cover: Stash sends the image as base64."""
+    cover = "data:image/jpeg;base64," + base64.b64encode(os.urandom(image_bytes)).decode()
+    scene_input = {"id": str(scene_id), "title": "With cover", "cover_image": cover}
+    fields = ["id", "title", "cover_image"]
+    payload = hook_payload(scene_id, "Scene.Update.Post", scene_input, inputFields=fields)
+    return json.dumps(payload).encode()
+
+
+def test_save_with_a_5_mb_cover_image_is_queued(home: Path) -> None:
+    data = cover_image_payload(77, 4 * 1024 * 1024)  # ~5.6 MB of JSON
+    assert len(data) > 5_000_000
+    started = time.monotonic()
+    run = feed_all(start_hook(home), data)
+    elapsed = time.monotonic() - started
+    assert run.code == 0, run.stdout
+    assert OUTPUT_RE.match(run.result["output"]).group(1, 2) == ("queued", "77")  # type: ignore[union-attr]
+    assert [m.args for m in task_rows(home)] == [(77,)]
+    assert elapsed < 2.0, f"hook took {elapsed:.2f} s on a 5 MB save (loose bound)"
+
+
+@pytest.mark.parametrize("case", ["over-64-mib", "8-mib-not-json"])
+def test_stdin_is_read_to_the_end_on_errors(home: Path, case: str) -> None:
+    module = hook_module()
+    if case == "over-64-mib":
+        filler = "x" * (module.MAX_INPUT_BYTES + 1024)
+        data = json.dumps(hook_payload(12, "Scene.Update.Post", {"details": filler})).encode()
+        expected = f"input larger than {module.MAX_INPUT_BYTES} bytes"
+    else:
+        data = b"{" + b"x" * (8 << 20)
+        expected = "input is not JSON"
+    assert module.MAX_INPUT_BYTES == 64 << 20
+    run = feed_all(start_hook(home), data)  # BrokenPipeError here = the hook stopped reading
+    assert run.code == 1
+    assert run.result["error"].startswith(expected)
+    assert_log_lines(run.stderr)
+    assert task_rows(home) == [] and pending_rows(home) == {}
+
+
+def test_locked_queue_fails_the_save_after_the_hooks_shorter_timeout(home: Path) -> None:
+    assert run_hook(home, hook_payload(1)).code == 0
+    assert hook_module().HOOK_BUSY_TIMEOUT_MS == 10000 < BUSY_TIMEOUT_MS
+    blocker = sqlite3.connect(home / "queue.db", isolation_level=None)
+    blocker.execute("begin exclusive")  # a writer that never lets go
+    try:
+        run = run_hook(home, hook_payload(2), timeout=25)  # the worker's 30 s would time out
+    finally:
+        blocker.execute("rollback")
+        blocker.close()
+    assert run.code == 1
+    assert run.result["error"].startswith("queue database ")
+    assert "locked" in run.result["error"]
+    assert sorted(pending_rows(home)) == [1]
+
+
+def test_connect_busy_timeout_parameter(tmp_path: Path) -> None:
+    default = connect(str(tmp_path / "q.db"))
+    short = connect(str(tmp_path / "q.db"), busy_timeout_ms=250)
+    try:
+        assert default.execute("pragma busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
+        assert short.execute("pragma busy_timeout").fetchone()[0] == 250
+        default.execute("begin immediate")
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            short.execute("begin immediate")
+        assert time.monotonic() - started < BUSY_TIMEOUT_MS / 1000
+    finally:
+        default.close()
+        short.close()
 
 
 def test_unreadable_queue_db_is_an_error(home: Path) -> None:
@@ -302,6 +404,70 @@ def test_uncreatable_home_is_an_error(tmp_path: Path) -> None:
     run = run_hook(blocker / "home", PAYLOADS["update"])
     assert run.code == 1
     assert run.result["error"].startswith(f"cannot create PLEXSYNC_HOME {blocker / 'home'}")
+
+
+# ------------------------------------------------------------------ no worker: warn in Stash's log
+
+
+def test_hook_warns_when_no_worker_ever_ran(home: Path) -> None:
+    run = run_hook(home, PAYLOADS["update"])
+    assert run.code == 0
+    assert run.stderr.splitlines()[-1] == NO_WORKER_LINE
+    assert run.result["output"].startswith("queued scene 12")  # queued all the same
+
+
+def test_hook_is_quiet_while_a_worker_heartbeat_is_fresh(home: Path) -> None:
+    store = heartbeat_store(home)
+    store.heartbeat("w-live", started_at=time.time() - 300)  # this test process, this host
+    store.db.close()
+    run = run_hook(home, PAYLOADS["update"])
+    assert run.code == 0, run
+    assert "\x01w\x02" not in run.stderr
+    assert_log_lines(run.stderr)
+
+
+def test_hook_is_quiet_for_a_worker_on_another_host(home: Path) -> None:
+    store = heartbeat_store(home)
+    store.db.conn().execute(
+        "insert into worker values ('w-far', 999999999, 'nas.lan', ?, ?)", (0, time.time() - 5)
+    )
+    store.db.close()
+    assert NO_WORKER_LINE not in run_hook(home, PAYLOADS["update"]).stderr
+
+
+@pytest.mark.parametrize("case", ["stale", "process-gone", "no-worker-table"])
+def test_hook_warns_when_the_worker_is_gone(home: Path, case: str) -> None:
+    store = heartbeat_store(home)
+    conn = store.db.conn()
+    if case == "stale":
+        store.heartbeat("w-old", started_at=0, now=time.time() - 61)
+    elif case == "process-gone":
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        host = socket.gethostname()
+        conn.execute(
+            "insert into worker values ('w-dead', ?, ?, 0, ?)", (dead.pid, host, time.time())
+        )
+    else:
+        conn.execute("drop table worker")
+    store.db.close()
+    run = run_hook(home, PAYLOADS["update"])
+    assert run.code == 0, run
+    assert NO_WORKER_LINE in run.stderr.splitlines()
+
+
+def test_a_zombie_is_not_a_running_worker() -> None:
+    module = hook_module()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while module.pid_running(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)  # exited but not reaped: a zombie that still answers kill(0)
+        assert not module.pid_running(child.pid)
+        os.kill(child.pid, 0)  # ... which kill(0) alone would call alive
+    finally:
+        child.wait()
+    assert module.pid_running(os.getpid())
 
 
 # ------------------------------------------------------------------ concurrency, coalescing
@@ -368,7 +534,7 @@ def test_state_files_are_private(home: Path) -> None:
 
 @pytest.mark.parametrize("xdg", [None, "/srv/xdg-data", "  "])
 def test_default_home_matches_platformdirs(
-    monkeypatch: pytest.MonkeyPatch, xdg: str | None
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None, tmp_path: Path
 ) -> None:
     if xdg is None:
         monkeypatch.delenv("XDG_DATA_HOME", raising=False)
@@ -380,6 +546,28 @@ def test_default_home_matches_platformdirs(
     assert hook_module().plexsync_home() == expected
     monkeypatch.setenv("PLEXSYNC_HOME", "~/elsewhere")
     assert hook_module().plexsync_home() == os.path.expanduser("~/elsewhere")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLEXSYNC_HOME", "rel/home")
+    assert hook_module().plexsync_home() == str(tmp_path / "rel" / "home")
+
+
+def test_relative_home_is_taken_from_the_hooks_cwd(tmp_path: Path) -> None:
+    env = hook_env(Path("rel/home"))
+    run = finish(start_hook(tmp_path, env, cwd=tmp_path), json.dumps(hook_payload(5)).encode())
+    assert run.code == 0, run
+    assert pending_rows(tmp_path / "rel" / "home") != {}
+
+
+def test_symlinked_plugin_dir_finds_the_repository(tmp_path: Path, home: Path) -> None:
+    plugins = tmp_path / "stash" / "plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "plexsync").symlink_to(PLUGIN_DIR, target_is_directory=True)
+    # -S: no site-packages, so only the hook's own sys.path entry can find plexsync
+    command = [sys.executable, "-S", str(plugins / "plexsync" / "plexsync_hook.py")]
+    proc = start_hook(home, command=command, cwd=tmp_path)
+    run = finish(proc, json.dumps(PAYLOADS["update"]).encode())
+    assert run.code == 0, run
+    assert [m.args for m in task_rows(home)] == [(12,)]
 
 
 STDLIB_CHECK = textwrap.dedent(

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from plexsync.config import KEYS
+from plexsync.plugin_settings import translate
 from tests.test_hook import PLUGIN_DIR, hook_module
 
 YML = PLUGIN_DIR / "plexsync.yml"
@@ -86,36 +87,71 @@ def test_every_task_mode_is_dispatched_by_the_hook(plugin: dict[str, Any]) -> No
         modes.append(task["defaultArgs"]["mode"])
     assert len(modes) == len(set(modes))
     assert set(modes) == set(TASK_MODES)
-    assert {"start_worker", "sync_all", "reconcile", "status", "requeue_dlq"} <= set(modes)
+    expected = {"start_worker", "restart_worker", "sync_all", "reconcile", "status", "requeue_dlq"}
+    assert expected <= set(modes)
     names = {task["name"] for task in plugin["tasks"]}
-    assert {"Start worker", "Sync all scenes", "Reconcile now"} <= names
+    assert {"Start worker", "Restart worker", "Sync all scenes", "Reconcile now"} <= names
 
 
-def camel_to_snake(name: str) -> str:
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+# A value the user sets in Stash's UI, and what the UI shows for a setting never touched
+# (an unset BOOLEAN looks "off", an unset NUMBER looks like 0).
+SET_VALUE: dict[str, Any] = {"STRING": "some value", "BOOLEAN": True, "NUMBER": 15}
+UI_UNSET_VALUES: dict[str, list[Any]] = {
+    "STRING": ["", None],
+    "BOOLEAN": [False, None],
+    "NUMBER": [0, None],
+}
+
+
+def config_key(setting_id: str, setting_type: str) -> str:
+    """The config key the package maps a set plugin setting onto (exactly one)."""
+    mapped = translate({setting_id: SET_VALUE[setting_type]})
+    assert len(mapped) == 1, f"{setting_id} maps onto {sorted(mapped)}, not one config key"
+    (key,) = mapped
+    return key
 
 
 def test_settings_are_typed_and_map_onto_config_keys(plugin: dict[str, Any]) -> None:
     settings = plugin["settings"]
+    keys = set()
     for setting_id, setting in settings.items():
         assert setting["type"] in {"STRING", "NUMBER", "BOOLEAN"}, setting_id
         assert setting["displayName"] and setting["description"]
-        key = camel_to_snake(setting_id)
-        assert key in KEYS, f"{setting_id} maps onto no config key"
+        key = config_key(setting_id, setting["type"])
+        assert key in KEYS, f"{setting_id} maps onto unknown config key {key}"
         assert f"({key}" in setting["description"], "description names its config key"
-    mapped = {camel_to_snake(s) for s in settings}
-    assert {"plex_url", "plex_token", "plex_sections", "path_map", "ignore_tags"} <= mapped
+        keys.add(key)
+    assert {"plex_url", "plex_token", "plex_sections", "path_map", "ignore_tags"} <= keys
+    assert {"plex_verify_tls", "reconcile_minutes"} <= keys
+
+
+def test_what_the_ui_shows_for_an_unset_setting_means_the_default(plugin: dict[str, Any]) -> None:
+    for setting_id, setting in plugin["settings"].items():
+        for shown in UI_UNSET_VALUES[setting["type"]]:
+            assert translate({setting_id: shown}) == {}, (setting_id, shown)
+    assert translate({"plexSkipTlsVerify": True}) == {"plex_verify_tls": False}
+    assert plugin["settings"]["plexSkipTlsVerify"]["type"] == "BOOLEAN"
+    reconcile = " ".join(plugin["settings"]["reconcileMinutes"]["description"].split())
+    assert "0 or empty = default (60)" in reconcile
+    assert "PLEXSYNC_RECONCILE_MINUTES=0" in reconcile
 
 
 def test_readme_documents_every_setting_and_the_precedence(plugin: dict[str, Any]) -> None:
     readme = (PLUGIN_DIR / "README.md").read_text(encoding="utf-8")
-    for setting_id in plugin["settings"]:
-        assert f"`{setting_id}` | `{camel_to_snake(setting_id)}`" in readme
+    for setting_id, setting in plugin["settings"].items():
+        assert f"`{setting_id}` | `{config_key(setting_id, setting['type'])}`" in readme
+    assert "plexVerifyTls" not in readme
     flat = " ".join(readme.split())
     assert (
         "CLI flag > environment variable > `$PLEXSYNC_HOME/config.toml` > Stash plugin setting "
         "> default" in flat
     )
+
+
+def test_readme_tells_docker_users_to_put_the_home_on_a_volume() -> None:
+    flat = " ".join((PLUGIN_DIR / "README.md").read_text(encoding="utf-8").split())
+    assert "Docker" in flat and "PLEXSYNC_HOME=/root/.stash/plexsync" in flat
+    assert "PLEXSYNC_PYTHON" in flat and "Restart worker" in flat
 
 
 def test_plugin_dir_is_inside_the_repository() -> None:
