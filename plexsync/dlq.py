@@ -95,6 +95,13 @@ class DeadLetterStore:
         cur = self.db.conn().execute("delete from dlq where id = ?", (id,))
         return cur.rowcount == 1
 
+    def resolve_scene(self, scene_id: int, task: str) -> int:
+        """A later sync of the scene succeeded: its dead letters are moot."""
+        cur = self.db.conn().execute(
+            "delete from dlq where scene_id = ? and task = ?", (scene_id, task)
+        )
+        return cur.rowcount
+
     def purge(self, older_than_days: float | None = None) -> int:
         if older_than_days is None:
             cur = self.db.conn().execute("delete from dlq")

@@ -24,9 +24,8 @@ from huey.registry import Message
 from huey.serializer import Serializer
 
 from plexsync.config import Config, ensure_home, touch_private
+from plexsync.enqueue import QUEUE_NAME
 
-QUEUE_NAME = "plexsync"
-SYNC_TASK_NAME = "plexsync.tasks.sync_scene"
 # The pending table lives in the queue DB so that the hook records the event and its task
 # in one transaction. See plexsync.pending.
 BUSY_TIMEOUT_S = 30.0

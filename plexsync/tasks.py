@@ -28,6 +28,7 @@ from loguru import logger
 from plexsync.backoff import backoff_delay, unmatched_delay
 from plexsync.breaker import HALF_OPEN, OPEN
 from plexsync.config import load_config
+from plexsync.enqueue import SYNC_TASK_NAME
 from plexsync.errors import (
     PermanentError,
     PlexTransientError,
@@ -177,6 +178,9 @@ def _sync_claimed(svc: Services, scene_id: int, attempts: int, task: Any) -> str
         raise
     svc.pending.done(claim)
     svc.state.mark_success()
+    resolved = svc.dlq.resolve_scene(scene_id, SYNC_TASK_NAME)
+    if resolved:
+        logger.info("scene {}: synced; {} earlier dead letter(s) resolved", scene_id, resolved)
     if svc.breaker.read().failures:
         svc.breaker.record_success()  # the breaker counts CONSECUTIVE failures
     return outcome

@@ -9,7 +9,8 @@ from huey.registry import Message
 
 from plexsync import enqueue
 from plexsync.config import load_config
-from plexsync.queue import SYNC_TASK_NAME, JsonSerializer, build_huey
+from plexsync.enqueue import SYNC_TASK_NAME
+from plexsync.queue import JsonSerializer, build_huey
 
 
 def test_message_round_trip() -> None:

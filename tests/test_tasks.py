@@ -13,6 +13,7 @@ from huey.api import Task
 
 from plexsync import matching, tasks
 from plexsync.config import load_config
+from plexsync.enqueue import SYNC_TASK_NAME
 from plexsync.leases import lease
 from plexsync.services import Services
 from plexsync.state import StateStore
@@ -78,3 +79,16 @@ def test_own_stale_heartbeat_is_not_another_worker(tmp_path: Path) -> None:
         "update worker set pid = ? , host = ?", (os.getppid(), socket.gethostname())
     )
     assert state.live_worker(exclude_self=True) is not None  # another live process
+
+
+def test_a_later_successful_sync_resolves_the_scenes_dead_letters(
+    services: Services, fake_plex: FakePlex, fake_stash: FakeStash
+) -> None:
+    section = fake_plex.add_section("Movies", locations=["/media"])
+    fake_plex.add_item(section, title="x", files=["/media/a.mp4"])
+    scene = fake_stash.add_scene(title="A", files=["/media/a.mp4"])
+    other = fake_stash.add_scene(title="B", files=["/media/b.mp4"])
+    for scene_id in (scene, other):
+        services.dlq.add(f"t{scene_id}", SYNC_TASK_NAME, scene_id, {}, "401", "AuthError", 1, None)
+    tasks.huey.execute(_queued_task(services, scene))
+    assert [entry.scene_id for entry in services.dlq.list()] == [other]
