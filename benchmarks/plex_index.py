@@ -21,23 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _measure import peak_rss_mb
+
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "benchmark-token-7c1e"
 PATTERN = "/media/stash/Some Studio Name/Scene Title Number {i:05d} - 1080p [WEB].mp4"
-
-
-def peak_rss_mb() -> float:
-    """This process's own peak RSS. VmHWM belongs to the current address space, so unlike
-    ru_maxrss it does not inherit the (large) benchmark parent's RSS across fork+exec."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child_index(url: str, section_id: str, db: str) -> dict[str, object]:

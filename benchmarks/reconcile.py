@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -30,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from _measure import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -138,18 +139,6 @@ def seed(conn: Connection, home: str, stash_url: str, plex_url: str) -> int:
         edit = compute_edit(desired[s.id], current, None, None)
         assert edit.empty, f"scene {s.id}: seeded Plex item differs: {edit.changes}"
     return len(scenes)
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM: reset by exec, unlike ru_maxrss, which a spawned child
-    inherits from the process that forked it)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(home: str, stash_url: str, plex_url: str, full: bool, out: Any) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from plexsync.breaker import OPEN
 from plexsync.config import Config, ensure_home, env_name, load_config
 from plexsync.errors import ConfigError, PlexsyncError
 from plexsync.state import iso
@@ -141,7 +142,7 @@ def check_worker(services: Services) -> Check:
 
 def check_breaker(services: Services) -> Check:
     state = services.breaker.read()
-    if state.state == "open":
+    if state.state == OPEN:
         return Check(
             "circuit breaker",
             False,

@@ -9,12 +9,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from plexsync.breaker import CLOSED, HALF_OPEN, OPEN
 from plexsync.state import iso
 
 if TYPE_CHECKING:
     from plexsync.services import Services
 
-CIRCUIT_STATES = ("closed", "open", "half-open")
+CIRCUIT_STATES = (CLOSED, OPEN, HALF_OPEN)
 
 
 def _hours(seconds: float) -> str:
@@ -52,7 +53,7 @@ def stall_alert(services: Services, now: float | None = None) -> str | None:
     if services.state.live_worker() is None:
         causes.append("no worker is running (start one: plexsync worker)")
     breaker = services.breaker.read(now)
-    if breaker.state != "closed":
+    if breaker.state != CLOSED:
         causes.append(f"the Plex circuit breaker is {breaker.state}")
     dead = services.dlq.count()
     if dead:
@@ -85,6 +86,6 @@ def health_report(services: Services, now: float | None = None) -> dict[str, Any
         "pending": services.pending.count(),
         "oldest_pending": iso(oldest),
         "unmatched": len(services.state.unmatched()),
-        "circuit_retry_at": iso(breaker.retry_at) if breaker.state == "open" else None,
+        "circuit_retry_at": iso(breaker.retry_at) if breaker.state == OPEN else None,
         "alert": stall_alert(services, now),
     }

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -148,7 +148,15 @@ class _Pass:
         self.seen: set[int] = set()
         self.stamps: list[str] = []
 
-    def first_sight(self, raw: dict[str, Any]) -> bool:
+    def scenes(self, raws: Iterable[dict[str, Any]]) -> Iterator[tuple[Scene, DesiredState]]:
+        """Each scene seen for the first time that loads, with its desired state."""
+        for raw in raws:
+            if self._first_sight(raw):
+                loaded = self._load(raw)
+                if loaded is not None:
+                    yield loaded
+
+    def _first_sight(self, raw: dict[str, Any]) -> bool:
         """Count the scene once (ids de-duplicated across pages and overlap re-reads)."""
         try:
             scene_id = int(str(raw.get("id")))
@@ -163,7 +171,7 @@ class _Pass:
             self.progress(self.report.checked, None)
         return True
 
-    def load(self, raw: dict[str, Any]) -> tuple[Scene, DesiredState] | None:
+    def _load(self, raw: dict[str, Any]) -> tuple[Scene, DesiredState] | None:
         try:
             scene = load_scene(raw)
         except PlexsyncError as exc:
@@ -192,13 +200,8 @@ def _state_reasons(applied: Applied | None, fingerprint: str) -> list[str]:
 
 
 def _incremental(services: Services, run: _Pass, since: str | None, per_page: int) -> None:
-    for raw in services.stash.iter_scenes_updated_since(since, per_page=per_page):
-        if not run.first_sight(raw):
-            continue
-        loaded = run.load(raw)
-        if loaded is None:
-            continue
-        scene, desired = loaded
+    raws = services.stash.iter_scenes_updated_since(since, per_page=per_page)
+    for scene, desired in run.scenes(raws):
         reasons = _state_reasons(services.state.get_applied(scene.id), desired.fingerprint())
         if reasons:
             run.flag(scene.id, reasons)
@@ -217,13 +220,7 @@ def _full(services: Services, run: _Pass, per_page: int) -> None:
     logger.debug("reconcile: Plex listing read: {} item(s), {}", len(tee.rows), stats)
     applied = state.all_applied()
     claimed: dict[str, int] = {}
-    for raw in services.stash.iter_all_scenes(per_page=per_page):
-        if not run.first_sight(raw):
-            continue
-        loaded = run.load(raw)
-        if loaded is None:
-            continue
-        scene, desired = loaded
+    for scene, desired in run.scenes(services.stash.iter_all_scenes(per_page=per_page)):
         keys = plex_keys(scene, services)
         found = {(m.section_id, m.rating_key): m for m in path_index.lookup(conn, list(keys))}
         if not found:

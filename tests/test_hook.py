@@ -580,7 +580,7 @@ STDLIB_CHECK = textwrap.dedent(
         runpy.run_path(hook, run_name="__main__")
     except SystemExit as exc:
         code = exc.code
-    allowed = {"plexsync", "plexsync.enqueue", "plexsync_hook", "plexsync_tasks"}
+    allowed = {"plexsync", "plexsync.enqueue", "plexsync_hook", "plexsync_tasks", "plexsync_venv"}
     new = sorted(set(sys.modules) - before)
     foreign = [m for m in new if m.split(".")[0] not in sys.stdlib_module_names
                and m not in allowed]
@@ -610,6 +610,7 @@ def test_hook_imports_only_the_standard_library(home: Path, payload: dict[str, A
         assert report["code"] == 0
         assert Path(report["plexsync"]).parent == REPO_ROOT / "plexsync"
         assert "plexsync_tasks" not in report["new"]
+        assert "plexsync_venv" not in report["new"]
         assert "subprocess" not in report["new"]
 
 
