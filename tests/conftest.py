@@ -1,4 +1,4 @@
-"""Shared pytest set-up: the fake Plex and fake Stash fixtures, and an isolated PLEXSYNC_HOME."""
+"""Shared pytest set-up: fake Plex/Stash, hook, plugin-task, reconcile fixtures; isolated HOME."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fakes.plex_fixtures", "tests.fakes.stash_fixtures"]
+pytest_plugins = [
+    "tests.fakes.plex_fixtures",
+    "tests.fakes.stash_fixtures",
+    "tests.hook_helpers",  # fixture: home
+    "tests.plugin_task_helpers",  # fixture: fake (stand-in worker venv)
+    "tests.reconcile_helpers",  # fixtures: lib, synced
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"

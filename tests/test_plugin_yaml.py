@@ -11,7 +11,7 @@ import yaml
 
 from plexsync.config import KEYS
 from plexsync.plugin_settings import translate
-from tests.test_hook import PLUGIN_DIR, hook_module
+from tests.hook_helpers import PLUGIN_DIR, hook_module
 
 YML = PLUGIN_DIR / "plexsync.yml"
 # Stash's PluginConfig (pkg/plugin/config.go) parsed with KnownFields: anything else fails.
