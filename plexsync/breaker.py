@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from plexsync.db import Database
+from plexsync.db import Database, transaction
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 PROBE_LEASE_S = 30.0
@@ -83,8 +83,7 @@ class CircuitBreaker:
         now = time.time() if now is None else now
         self._ensure()
         conn = self.db.conn()
-        conn.execute("begin immediate")
-        try:
+        with transaction(conn):
             state, failures = conn.execute(
                 "select state, failures from breaker where name = ?", (self.name,)
             ).fetchone()
@@ -100,8 +99,4 @@ class CircuitBreaker:
                     "update breaker set failures = ?, updated_at = ? where name = ?",
                     (failures, now, self.name),
                 )
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
         return self.read(now)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from plexsync.config import touch_private
@@ -44,6 +46,23 @@ STATE_DDL = (
 )
 
 
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction (lock taken at once), committed on exit, rolled back on error;
+    joins a transaction already open on the connection."""
+    own = not conn.in_transaction
+    if own:
+        conn.execute("begin immediate")  # take the write lock now, not at the first write
+    try:
+        yield
+    except BaseException:
+        if own:
+            conn.rollback()
+        raise
+    if own:
+        conn.commit()
+
+
 class Database:
     """One SQLite file, one connection per thread (sqlite3 connections are not thread-safe)."""
 
@@ -74,10 +93,9 @@ class Database:
         conn.execute("pragma synchronous=FULL")
         with self._ready_lock:
             if not self._ready:
-                conn.execute("begin immediate")
-                for ddl in self._ddl:
-                    conn.execute(ddl)
-                conn.execute("commit")
+                with transaction(conn):
+                    for ddl in self._ddl:
+                        conn.execute(ddl)
                 self._ready = True
         return conn
 

@@ -16,11 +16,11 @@ import re
 import sqlite3
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from plexsync.db import transaction
 from plexsync.plex_xml import ListedItem, PlexSection
 
 INCREMENTAL_MARGIN_SECONDS = 60
@@ -135,22 +135,6 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """One transaction whatever the connection's isolation_level (joins an open one)."""
-    own = not conn.in_transaction
-    if own:
-        conn.execute("begin immediate")  # take the write lock now, not at the first write
-    try:
-        yield
-    except BaseException:
-        if own:
-            conn.rollback()
-        raise
-    if own:
-        conn.commit()
-
-
 def _write_items(
     conn: sqlite3.Connection, section_id: str, items: Iterable[ListedItem],
     case_insensitive: bool, replace_each: bool, stats: IndexStats,
@@ -206,7 +190,7 @@ def refresh_index(
     stats = IndexStats()
     ensure_schema(conn)
     wanted = {str(s.id) for s in sections}
-    with _transaction(conn):
+    with transaction(conn):
         for (stale,) in conn.execute("select section_id from plex_index_sections").fetchall():
             if stale not in wanted:
                 _drop_section(conn, stale, stats)
@@ -233,7 +217,7 @@ def refresh_index(
         else:
             since = max(0, int(meta[1]) - INCREMENTAL_MARGIN_SECONDS)
             listed = list(client.iter_listing(sid, updated_since=since))
-        with _transaction(conn):
+        with transaction(conn):
             if rebuild:
                 before = {
                     k for (k,) in conn.execute(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plexsync import enqueue
+from plexsync.db import transaction
 
 
 @dataclass(frozen=True)
@@ -46,27 +47,20 @@ class PendingStore:
         """Mark the scene's task as running. None when no pending row exists (a task sent
         straight to Huey, or work already done)."""
         conn = self.conn()
-        conn.execute("begin immediate")
-        try:
+        with transaction(conn):
             row = conn.execute(
                 "select seq, queued, task_id, cid from pending where scene_id = ?", (scene_id,)
             ).fetchone()
             if row is None:
-                conn.execute("commit")
                 return None
             seq, queued, owner, cid = row
             if task_id is not None and owner != task_id and queued == 1:
-                conn.execute("commit")
                 return Claim(scene_id, seq, cid, owner, superseded=True)
             conn.execute(
                 "update pending set queued = 0, claimed_at = ?, task_id = ? where scene_id = ?",
                 (time.time(), task_id or owner, scene_id),
             )
-            conn.execute("commit")
             return Claim(scene_id, seq, cid, task_id or owner)
-        except BaseException:
-            conn.execute("rollback")
-            raise
 
     def requeued(self, scene_id: int, task_id: str | None) -> None:
         """The task was rescheduled (retry): new events coalesce into it again."""
@@ -126,13 +120,7 @@ class PendingStore:
         for scene_id, task_id, since, event, cid in rows:
             if task_id in present or now - since < min_age_s:
                 continue
-            conn.execute("begin immediate")
-            try:
-                conn.execute("update pending set queued = 0 where scene_id = ?", (scene_id,))
-                conn.execute("commit")
-            except BaseException:
-                conn.execute("rollback")
-                raise
+            conn.execute("update pending set queued = 0 where scene_id = ?", (scene_id,))
             enqueue.record_event(conn, scene_id, event, cid)
             lost.append(scene_id)
         return lost

@@ -303,7 +303,7 @@ def _dead_letter(signal: str, task: Any, exc: BaseException | None = None) -> No
     )
     if scene_id is not None:
         svc.pending.drop(scene_id, task.id)
-    with logger.contextualize(cid=kwargs.get("cid") or task.id[:12]):
+    with logger.contextualize(cid=_cid_of(task)):
         logger.error("task {} {} for scene {} dead-lettered: {}", name, task.id, scene_id, message)
 
 
@@ -324,6 +324,5 @@ def _cid_of(task: Any) -> str:
 
 @huey.signal(SIGNAL_INTERRUPTED)
 def _interrupted(signal: str, task: Any, *args: Any) -> None:
-    kwargs = task.kwargs or {}
-    with logger.contextualize(cid=kwargs.get("cid") or task.id[:12]):
+    with logger.contextualize(cid=_cid_of(task)):
         logger.warning("task {} interrupted by shutdown; its pending record re-queues it", task)
